@@ -1,0 +1,130 @@
+package poller
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/wsloop/wsloop/codec"
+)
+
+// Defaults applied by Config.withDefaults to zero fields.
+const (
+	DefaultMaxMessageSize   = 16 << 20
+	DefaultMailboxSize      = 64
+	DefaultMaxQueuedBytes   = 256 << 20
+	DefaultMaxInboundBuffer = 4 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultPingInterval     = 30 * time.Second
+	DefaultPongTimeout      = 20 * time.Second
+	DefaultReadBufferCap    = 64 << 10
+)
+
+// Config is the engine's configuration. The server package fills it from its
+// functional options; a zero field means "use the default" unless its
+// comment says otherwise.
+type Config struct {
+	// EventLoops is the number of gnet event loops; 0 means one per CPU.
+	EventLoops int
+	// Workers is the number of worker goroutines running handlers; 0 means
+	// 4 per CPU (at least 4).
+	Workers int
+	// MailboxSize bounds the messages queued for one connection's handler;
+	// when it is reached the connection's input is not decoded any further
+	// until its worker catches up.
+	MailboxSize int
+	// MaxQueuedBytes bounds the bytes of all messages queued for handlers on
+	// all connections; a connection whose message would pass it waits like
+	// one with a full mailbox.
+	MaxQueuedBytes int64
+	// MaxInboundBuffer caps the bytes gnet may hold for a connection whose
+	// decoding is paused; past it the connection is closed with 1008.
+	MaxInboundBuffer int
+	// MaxMessageSize is the largest message accepted, in bytes (RFC 6455
+	// §10.4); larger ones are refused with 1009 before they are buffered.
+	MaxMessageSize int64
+	// MaxHeadSize caps the HTTP request head (431 past it).
+	MaxHeadSize int
+	// HandshakeTimeout closes a connection that has not completed its
+	// upgrade in time.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes (1001) a connection that sent nothing for this
+	// long; 0 disables it (the default: heartbeats find dead peers).
+	IdleTimeout time.Duration
+	// PingInterval is how long a connection may stay silent before the
+	// server pings it; negative disables heartbeats.
+	PingInterval time.Duration
+	// PongTimeout is how long the server waits for any frame after a ping
+	// before it sends 1011 and drops the connection.
+	PongTimeout time.Duration
+	// CloseTimeout is how long the server waits for the peer's close frame
+	// after sending its own before it drops TCP.
+	CloseTimeout time.Duration
+	// ReusePort gives every event loop its own SO_REUSEPORT listener, so
+	// that several processes can share one port.
+	ReusePort bool
+	// ReadBufferCap is gnet's per-loop read buffer (bytes per OnTraffic).
+	ReadBufferCap int
+	// HTTP answers plain HTTP requests that are not WebSocket upgrades. It
+	// runs on the event loop and must not block. nil answers 426.
+	HTTP HTTPHandler
+	// Logger receives rejected upgrades and abnormal closes at info and
+	// per-connection events at debug; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.EventLoops <= 0 {
+		c.EventLoops = runtime.NumCPU()
+	}
+	if c.Workers <= 0 {
+		c.Workers = max(4, 4*runtime.NumCPU())
+	}
+	if c.MailboxSize <= 0 {
+		c.MailboxSize = DefaultMailboxSize
+	}
+	if c.MaxQueuedBytes <= 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.MaxInboundBuffer <= 0 {
+		c.MaxInboundBuffer = DefaultMaxInboundBuffer
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxHeadSize <= 0 {
+		c.MaxHeadSize = codec.DefaultMaxHeadSize
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = DefaultPongTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.ReadBufferCap <= 0 {
+		c.ReadBufferCap = DefaultReadBufferCap
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// sweepEvery is how often each loop checks its connections' timers: a
+// quarter of the shortest timeout, between 50 ms and 1 s.
+func (c Config) sweepEvery() time.Duration {
+	d := c.HandshakeTimeout
+	for _, t := range []time.Duration{c.IdleTimeout, c.PingInterval, c.PongTimeout, c.CloseTimeout} {
+		if t > 0 && t < d {
+			d = t
+		}
+	}
+	return min(max(d/4, 50*time.Millisecond), time.Second)
+}

@@ -1,0 +1,123 @@
+package poller
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/gobwas/ws"
+	"github.com/valyala/bytebufferpool"
+	"github.com/wsloop/wsloop/codec"
+)
+
+// taskKind says what a mailbox item asks the worker to do.
+type taskKind uint8
+
+const (
+	taskOpen       taskKind = iota // call Handler.OnOpen
+	taskMessage                    // call Handler.OnMessage with buf
+	taskPong                       // send a pong with payload buf
+	taskCloseReply                 // echo the peer's close code, drop TCP
+	taskClosed                     // call Handler.OnClose with err
+)
+
+// task is one mailbox item.
+type task struct {
+	c    *Conn
+	kind taskKind
+	op   ws.OpCode
+	code ws.StatusCode
+	size int64 // bytes counted against MaxQueuedBytes
+	buf  *bytebufferpool.ByteBuffer
+	err  error
+}
+
+// taskOverhead is what a queued message counts for beyond its payload, so
+// that floods of empty messages are bounded too.
+const taskOverhead = 64
+
+// errHandlerPanic closes a connection whose handler panicked.
+var errHandlerPanic = &codec.CloseError{Code: ws.StatusInternalServerError, Reason: "internal error"}
+
+// dispatchMessage queues a complete message for the handler, on the loop.
+// When the connection's mailbox or the pool as a whole is full, decoding of
+// this connection pauses: its further bytes stay in gnet's buffer until a
+// worker makes room and wakes it.
+func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer) {
+	e := c.eng
+	size := int64(len(buf.B)) + taskOverhead
+	queued := e.queuedBytes.Add(size)
+	pending := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf})
+	if pending >= e.cfg.MailboxSize {
+		c.pause.Or(pauseMailbox)
+		if c.mbox.Pending() < e.cfg.MailboxSize {
+			c.unpause(pauseMailbox)
+		}
+	}
+	if queued > e.cfg.MaxQueuedBytes {
+		c.pause.Or(pauseQueue)
+		e.addWaiter(c)
+	}
+}
+
+// unpause clears a pause reason and reports whether the connection is now
+// free to decode and the caller won the right to resume it.
+func (c *Conn) unpause(bit uint32) bool {
+	for {
+		old := c.pause.Load()
+		if old&bit == 0 {
+			return false
+		}
+		if c.pause.CompareAndSwap(old, old&^bit) {
+			return old&^bit == 0
+		}
+	}
+}
+
+// run executes one mailbox item on a worker.
+func (e *Engine) run(t task) {
+	c := t.c
+	defer func() {
+		if r := recover(); r != nil {
+			e.cfg.Logger.Error("handler panic", "remote", c.remote, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if t.kind != taskClosed && c.closing.CompareAndSwap(false, true) {
+				_ = c.writeClose(errHandlerPanic.Code, errHandlerPanic.Reason, true)
+			}
+		}
+	}()
+	switch t.kind {
+	case taskOpen:
+		e.handler.OnOpen(c)
+	case taskMessage:
+		buf := t.buf
+		defer putBuffer(buf)
+		e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
+	case taskPong:
+		if !c.closing.Load() {
+			_ = c.write(ws.OpPong, t.buf.B, nil)
+		}
+		putBuffer(t.buf)
+	case taskCloseReply:
+		if c.closing.CompareAndSwap(false, true) {
+			_ = c.writeClose(t.code, "", true)
+		} else {
+			_ = c.gc.Close()
+		}
+	case taskClosed:
+		e.handler.OnClose(c, t.err)
+	}
+}
+
+// done runs on the worker after an item finished: it releases the item's
+// share of the global bound and resumes decoding where it paused.
+func (e *Engine) done(t task, pending int) {
+	c := t.c
+	if t.kind == taskMessage {
+		q := e.queuedBytes.Add(-t.size)
+		if e.waiting.Load() > 0 && q <= e.cfg.MaxQueuedBytes/2 {
+			e.wakeWaiters()
+		}
+	}
+	if pending < e.cfg.MailboxSize && c.pause.Load()&pauseMailbox != 0 && c.unpause(pauseMailbox) {
+		_ = c.gc.Wake(nil)
+	}
+}

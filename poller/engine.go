@@ -1,0 +1,306 @@
+// Package poller runs WebSocket connections on gnet's event loops: it
+// upgrades them, decodes their frames straight from gnet's buffers, answers
+// control frames on the loop, and hands complete messages to a bounded
+// worker pool that calls the Handler in order per connection.
+//
+// Goroutines: gnet's event loops run OnOpen/OnTraffic/OnClose and every
+// method documented "on the loop"; the pool's workers run the Handler; the
+// ticker goroutine only advances the clock and asks each loop to sweep.
+// Nothing runs per connection.
+package poller
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/workpool"
+)
+
+// ErrServerClosed is returned by Start and Serve after Stop.
+var ErrServerClosed = errors.New("wsloop: server closed")
+
+var errDraining = errors.New("wsloop: draining")
+
+// Engine is a WebSocket server on gnet. Create it with New; it serves one
+// address until Stop.
+type Engine struct {
+	gnet.BuiltinEventEngine
+
+	cfg      Config
+	handler  Handler
+	upgrader ws.Upgrader
+	pool     *workpool.Pool[task]
+	clock    clock
+
+	handshakeTicks, closeTicks, idleTicks, pingTicks, pongTicks uint32
+	sweepTicks, lastSweep                                       uint32 // lastSweep: ticker goroutine only
+
+	gnetEng  gnet.Engine
+	addr     atomic.Value // string: the bound address
+	booted   chan struct{}
+	stopped  chan struct{}
+	runErr   error
+	draining atomic.Bool
+	open     atomic.Int64 // upgraded and not yet closed
+	conns    atomic.Int64 // TCP connections, upgraded or not
+
+	queuedBytes atomic.Int64
+	waitMu      sync.Mutex
+	waiters     []*Conn
+	waiting     atomic.Int32
+
+	loopsMu sync.Mutex
+	loops   map[gnet.EventLoop]*loop
+	loopsV  atomic.Pointer[[]*loop]
+
+	decoders sync.Pool
+}
+
+// New returns an engine that will call h for every connection.
+func New(h Handler, cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	if cfg.HTTP == nil {
+		cfg.HTTP = upgradeRequired
+	}
+	e := &Engine{
+		cfg:     cfg,
+		handler: h,
+		booted:  make(chan struct{}),
+		stopped: make(chan struct{}),
+		loops:   make(map[gnet.EventLoop]*loop),
+	}
+	e.clock.init()
+	e.handshakeTicks = ticksOf(cfg.HandshakeTimeout)
+	e.closeTicks = ticksOf(cfg.CloseTimeout)
+	e.idleTicks = ticksOf(cfg.IdleTimeout)
+	e.pingTicks = ticksOf(cfg.PingInterval)
+	e.pongTicks = ticksOf(cfg.PongTimeout)
+	e.sweepTicks = ticksOf(cfg.sweepEvery())
+	dcfg := codec.DecoderConfig{MaxMessageSize: cfg.MaxMessageSize}
+	e.decoders.New = func() any { return codec.NewDecoder(dcfg) }
+	e.pool = workpool.New(cfg.Workers, e.run, e.done)
+	return e
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Start begins serving addr ("host:port") in the background and returns
+// once the listener is bound, or with the error that prevented it.
+func (e *Engine) Start(addr string) error {
+	go func() {
+		err := gnet.Run(e, "tcp://"+addr,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(e.cfg.EventLoops),
+			gnet.WithReusePort(e.cfg.ReusePort),
+			gnet.WithReuseAddr(true),
+			gnet.WithReadBufferCap(e.cfg.ReadBufferCap),
+			gnet.WithTicker(true),
+			gnet.WithLogger(gnetLogger{e.cfg.Logger}),
+		)
+		e.runErr = err
+		close(e.stopped)
+	}()
+	select {
+	case <-e.booted:
+		if a, _ := e.addr.Load().(string); a == "" {
+			e.addr.Store(addr)
+		}
+		return nil
+	case <-e.stopped:
+		if e.runErr == nil {
+			return ErrServerClosed
+		}
+		return e.runErr
+	}
+}
+
+// Wait blocks until the engine has stopped and returns gnet's error, if any.
+func (e *Engine) Wait() error {
+	<-e.stopped
+	return e.runErr
+}
+
+// Addr returns the bound address ("127.0.0.1:43567" for a ":0" request
+// when it can be read back). Valid after Start returned nil.
+func (e *Engine) Addr() string {
+	a, _ := e.addr.Load().(string)
+	return a
+}
+
+// Open reports the number of upgraded connections. Safe from any goroutine.
+func (e *Engine) Open() int64 { return e.open.Load() }
+
+// Shutdown drains the server: new upgrades get 503, every open connection
+// gets a 1001 close frame after what was already queued for it, and
+// Shutdown waits for them to finish their closing handshake (each at most
+// the close timeout) or for ctx to end; then it stops the event loops,
+// which drop whatever is left, and lets the workers finish their queues.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	if e.draining.Swap(true) {
+		return e.Wait()
+	}
+	for _, l := range e.loopList() {
+		_ = l.execute(l.goAway)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for e.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-tick.C:
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := e.gnetEng.Stop(stopCtx); serr != nil && err == nil {
+		err = serr
+	}
+	<-e.stopped
+	e.pool.Close()
+	return err
+}
+
+// OnBoot records the engine and the bound address.
+func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.gnetEng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := syscall.Getsockname(fd); err == nil {
+			if in, ok := sa.(*syscall.SockaddrInet4); ok {
+				e.addr.Store(net.JoinHostPort(net.IP(in.Addr[:]).String(), strconv.Itoa(in.Port)))
+			} else if in6, ok := sa.(*syscall.SockaddrInet6); ok {
+				e.addr.Store(net.JoinHostPort(net.IP(in6.Addr[:]).String(), strconv.Itoa(in6.Port)))
+			}
+		}
+		_ = syscall.Close(fd)
+	}
+	close(e.booted)
+	return gnet.None
+}
+
+// OnOpen gives the new TCP connection its state; no buffers yet.
+func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	c := &Conn{gc: gc, eng: e, loop: e.loopOf(gc.EventLoop())}
+	if ra := gc.RemoteAddr(); ra != nil {
+		c.remote = ra.String()
+	}
+	c.lastRead = e.clock.now()
+	c.loop.add(c)
+	gc.SetContext(c)
+	e.conns.Add(1)
+	return nil, gnet.None
+}
+
+// OnClose ends the connection on the loop and queues the handler's OnClose
+// behind its pending messages.
+func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*Conn)
+	if !ok || c.state == stateClosed {
+		return gnet.None
+	}
+	wasOpen := c.flags&flagOpened != 0
+	c.state = stateClosed
+	c.closing.Store(true)
+	c.loop.remove(c)
+	if c.dec != nil {
+		c.dec.Reset()
+		e.putDecoder(c.dec)
+		c.dec = nil
+	}
+	e.conns.Add(-1)
+	if !wasOpen {
+		return gnet.None
+	}
+	e.open.Add(-1)
+	cerr := c.closeErr
+	if cerr == nil {
+		reason := "connection closed without a close frame"
+		if err != nil {
+			reason = err.Error()
+		}
+		cerr = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: reason}
+		e.cfg.Logger.Debug("abnormal close", "remote", c.remote, "reason", reason)
+	}
+	e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, err: cerr})
+	return gnet.None
+}
+
+// OnTick runs on gnet's ticker goroutine: it advances the clock and asks
+// each loop to sweep its connections' timers.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	e.clock.advance()
+	if now := e.clock.now(); now-e.lastSweep >= e.sweepTicks {
+		e.lastSweep = now
+		for _, l := range e.loopList() {
+			_ = l.execute(func() { l.sweep(e) })
+		}
+	}
+	return clockTick, gnet.None
+}
+
+// loopOf returns the state of a gnet loop, creating it on first sight.
+func (e *Engine) loopOf(el gnet.EventLoop) *loop {
+	e.loopsMu.Lock()
+	defer e.loopsMu.Unlock()
+	l := e.loops[el]
+	if l == nil {
+		l = &loop{el: el}
+		e.loops[el] = l
+		list := make([]*loop, 0, len(e.loops))
+		for _, x := range e.loops {
+			list = append(list, x)
+		}
+		e.loopsV.Store(&list)
+	}
+	return l
+}
+
+func (e *Engine) loopList() []*loop {
+	if p := e.loopsV.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (e *Engine) getDecoder() *codec.Decoder { return e.decoders.Get().(*codec.Decoder) }
+
+func (e *Engine) putDecoder(d *codec.Decoder) { e.decoders.Put(d) }
+
+// addWaiter parks a connection paused by the global queue bound until the
+// workers bring the queue under half of the bound.
+func (e *Engine) addWaiter(c *Conn) {
+	e.waitMu.Lock()
+	e.waiters = append(e.waiters, c)
+	e.waiting.Add(1)
+	e.waitMu.Unlock()
+	if e.queuedBytes.Load() <= e.cfg.MaxQueuedBytes/2 {
+		e.wakeWaiters()
+	}
+}
+
+// wakeWaiters resumes every connection parked by addWaiter.
+func (e *Engine) wakeWaiters() {
+	e.waitMu.Lock()
+	ws := e.waiters
+	e.waiters = nil
+	e.waiting.Store(0)
+	e.waitMu.Unlock()
+	for _, c := range ws {
+		if c.unpause(pauseQueue) {
+			_ = c.gc.Wake(nil)
+		}
+	}
+}

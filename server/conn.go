@@ -1,0 +1,77 @@
+package server
+
+import (
+	"github.com/gobwas/ws"
+	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/poller"
+)
+
+// Conn is one WebSocket connection as a Handler sees it. Every method is
+// safe from any goroutine.
+type Conn interface {
+	// Send queues a data message. p is copied before Send returns.
+	// Messages reach the peer in the order of the Send calls on this
+	// connection. done, if not nil, is called exactly once with nil when
+	// the frame was written or buffered for the socket, or with an error
+	// (ErrClosed) when it never will be; it runs on the event loop and must
+	// not block. If Send returns an error, done is not called.
+	Send(t MessageType, p []byte, done func(error)) error
+	// Close queues a close frame (after everything already sent), waits
+	// for the peer's close frame up to the close timeout, and closes TCP.
+	// Code 0 sends an empty close body; reason is cut to 123 bytes. A second
+	// Close, or Send after Close, returns ErrClosed.
+	Close(code StatusCode, reason string) error
+	// RemoteAddr is the peer's "ip:port".
+	RemoteAddr() string
+	// Request is the upgrade request: path, query, headers, cookies. It
+	// stays valid for the connection's life.
+	Request() *Request
+	// Value returns the user value set with SetValue, or nil.
+	Value() any
+	// SetValue attaches a user value to the connection.
+	SetValue(v any)
+}
+
+var _ Conn = (*poller.Conn)(nil)
+
+// Types shared with the lower layers.
+type (
+	// Message is a complete data message; Data is valid only until
+	// OnMessage returns.
+	Message = poller.Message
+	// MessageType is Text or Binary.
+	MessageType = poller.MessageType
+	// Request is the HTTP request head of an upgrade or a plain request.
+	Request = codec.Request
+	// CloseError is how a connection ended: the close code and reason the
+	// peer sent, the protocol error the server failed it with, or 1006 for
+	// a connection lost without a close frame.
+	CloseError = codec.CloseError
+	// StatusCode is a close code (RFC 6455 §7.4).
+	StatusCode = ws.StatusCode
+	// HTTPHandler answers plain HTTP requests on the WebSocket port.
+	HTTPHandler = poller.HTTPHandler
+	// HTTPResponse is what an HTTPHandler returns.
+	HTTPResponse = poller.HTTPResponse
+)
+
+// Message types.
+const (
+	Text   = poller.Text
+	Binary = poller.Binary
+)
+
+// Close codes used most (RFC 6455 §7.4.1).
+const (
+	StatusNormalClosure   = ws.StatusNormalClosure
+	StatusGoingAway       = ws.StatusGoingAway
+	StatusProtocolError   = ws.StatusProtocolError
+	StatusUnsupportedData = ws.StatusUnsupportedData
+	StatusInvalidPayload  = ws.StatusInvalidFramePayloadData
+	StatusPolicyViolation = ws.StatusPolicyViolation
+	StatusMessageTooBig   = ws.StatusMessageTooBig
+	StatusInternalError   = ws.StatusInternalServerError
+)
+
+// ErrClosed is returned by Send and Close on a closing or closed connection.
+var ErrClosed = poller.ErrClosed

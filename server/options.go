@@ -1,0 +1,85 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/wsloop/wsloop/poller"
+)
+
+// Option configures a Server; pass options to New.
+type Option func(*poller.Config)
+
+// WithEventLoops sets the number of event loops (default: one per CPU).
+func WithEventLoops(n int) Option { return func(c *poller.Config) { c.EventLoops = n } }
+
+// WithWorkers sets the number of worker goroutines that run the Handler
+// (default: 4 per CPU, at least 4). Handlers that block hold a worker.
+func WithWorkers(n int) Option { return func(c *poller.Config) { c.Workers = n } }
+
+// WithMailboxSize bounds the messages queued for one connection's handler
+// (default 64). When it is full the server stops decoding that connection
+// until the handler catches up; its bytes wait in the kernel and gnet.
+func WithMailboxSize(n int) Option { return func(c *poller.Config) { c.MailboxSize = n } }
+
+// WithMaxQueuedBytes bounds the bytes of the messages queued for handlers
+// on all connections together (default 256 MiB).
+func WithMaxQueuedBytes(n int64) Option { return func(c *poller.Config) { c.MaxQueuedBytes = n } }
+
+// WithMaxInboundBuffer caps what the server holds for one connection whose
+// decoding is paused (default 4 MiB); past it the connection is closed with
+// 1008.
+func WithMaxInboundBuffer(n int) Option { return func(c *poller.Config) { c.MaxInboundBuffer = n } }
+
+// WithMaxMessageSize sets the largest message accepted, in bytes (default
+// 16 MiB). Larger ones are refused with close code 1009 as soon as a frame
+// header declares them, before anything is buffered.
+func WithMaxMessageSize(n int64) Option { return func(c *poller.Config) { c.MaxMessageSize = n } }
+
+// WithMaxRequestHeadSize caps the HTTP upgrade request head (default
+// 8 KiB); a longer one is answered 431.
+func WithMaxRequestHeadSize(n int) Option { return func(c *poller.Config) { c.MaxHeadSize = n } }
+
+// WithHandshakeTimeout closes connections that have not completed the
+// upgrade within d (default 10 s).
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *poller.Config) { c.HandshakeTimeout = d }
+}
+
+// WithIdleTimeout closes, with 1001, connections that sent nothing for d
+// (default 0: off; the heartbeat finds dead peers).
+func WithIdleTimeout(d time.Duration) Option { return func(c *poller.Config) { c.IdleTimeout = d } }
+
+// WithPingInterval sets how long a connection may be silent before the
+// server pings it (default 30 s); a negative d disables heartbeats.
+func WithPingInterval(d time.Duration) Option {
+	return func(c *poller.Config) { c.PingInterval = d }
+}
+
+// WithPongTimeout sets how long the server waits for the peer after a ping
+// (default 20 s); then it sends 1011 and drops the connection, as Python's
+// websockets does for a keepalive timeout.
+func WithPongTimeout(d time.Duration) Option { return func(c *poller.Config) { c.PongTimeout = d } }
+
+// WithCloseTimeout sets how long the server waits for the peer's close
+// frame after sending its own (default 5 s) before it drops TCP.
+func WithCloseTimeout(d time.Duration) Option {
+	return func(c *poller.Config) { c.CloseTimeout = d }
+}
+
+// WithReusePort gives each event loop its own SO_REUSEPORT listener, so
+// that several server processes can share one port (Linux, FreeBSD).
+func WithReusePort(on bool) Option { return func(c *poller.Config) { c.ReusePort = on } }
+
+// WithReadBufferCap sets gnet's per-loop read buffer (default 64 KiB): the
+// most bytes one read hands to the decoder.
+func WithReadBufferCap(n int) Option { return func(c *poller.Config) { c.ReadBufferCap = n } }
+
+// WithHTTPHandler answers plain HTTP requests on the WebSocket port (those
+// that are not upgrades), e.g. health checks. h runs on an event loop and
+// must not block. Without it such requests get 426 Upgrade Required.
+func WithHTTPHandler(h HTTPHandler) Option { return func(c *poller.Config) { c.HTTP = h } }
+
+// WithLogger sets the logger: rejected upgrades and abnormal closes at
+// info, nothing per message. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(c *poller.Config) { c.Logger = l } }

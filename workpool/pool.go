@@ -1,0 +1,166 @@
+// Package workpool runs work items on a fixed number of goroutines while
+// keeping per-owner order: every owner (a connection) has a Mailbox, its items
+// run one at a time in the order they were pushed, and different mailboxes
+// run in parallel on the pool's workers.
+//
+// There is no goroutine per owner: a mailbox with work sits on one run queue
+// shared by all workers, at most once, so the run queue never holds more
+// entries than there are owners with pending work. Bounding the total work is
+// the pusher's job: Push never blocks and reports the mailbox's length, and
+// Pending/Queued give the figures a pusher needs to apply backpressure.
+package workpool
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Handler handles one item. It runs on a pool worker goroutine.
+type Handler[T any] func(item T)
+
+// DoneFunc, when given to New, runs on the worker right after an item's
+// Handler returned and the item stopped counting as pending; pending is the
+// mailbox's count at that moment. It is where a pusher that paused on a full
+// mailbox learns that there is room again.
+type DoneFunc[T any] func(item T, pending int)
+
+// DefaultBatch is how many items a worker takes from one mailbox before it
+// moves that mailbox to the back of the run queue, so that one busy owner
+// cannot starve the others.
+const DefaultBatch = 16
+
+// Pool is a fixed set of worker goroutines draining mailboxes.
+type Pool[T any] struct {
+	handle Handler[T]
+	done   DoneFunc[T]
+	batch  int
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	head   *Mailbox[T]
+	tail   *Mailbox[T]
+	closed bool
+
+	queued atomic.Int64
+	nodes  sync.Pool
+	wg     sync.WaitGroup
+}
+
+// New starts a pool of workers goroutines (at least 1) calling handle for
+// each item and then done, if not nil.
+func New[T any](workers int, handle Handler[T], done DoneFunc[T]) *Pool[T] {
+	if workers < 1 {
+		workers = 1
+	}
+	p := &Pool[T]{handle: handle, done: done, batch: DefaultBatch}
+	p.cond.L = &p.mu
+	p.nodes.New = func() any { return new(node[T]) }
+	p.wg.Add(workers)
+	for range workers {
+		go p.work()
+	}
+	return p
+}
+
+// Push appends item to m and schedules m on a worker if it was idle. It never
+// blocks on a worker and returns m's pending count after the push. Safe from
+// any goroutine. Items pushed after Close are still handled if Close has not
+// finished draining; later ones are dropped silently, so owners must stop
+// pushing before calling Close.
+func (p *Pool[T]) Push(m *Mailbox[T], item T) int {
+	n := p.nodes.Get().(*node[T])
+	n.item = item
+	p.queued.Add(1)
+	if m.push(n) {
+		p.mu.Lock()
+		if p.tail == nil {
+			p.head = m
+		} else {
+			p.tail.next = m
+		}
+		p.tail = m
+		p.mu.Unlock()
+		p.cond.Signal()
+	}
+	return m.Pending()
+}
+
+// Queued reports the number of items pushed to any mailbox and not finished.
+// Safe from any goroutine.
+func (p *Pool[T]) Queued() int64 {
+	return p.queued.Load()
+}
+
+// Close lets the workers finish every queued item, then stops them and waits
+// for them to exit. Safe from any goroutine; call it once.
+func (p *Pool[T]) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+	p.wg.Wait()
+}
+
+// next blocks until a mailbox is runnable or the pool is closed and empty.
+func (p *Pool[T]) next() *Mailbox[T] {
+	p.mu.Lock()
+	for p.head == nil {
+		if p.closed {
+			p.mu.Unlock()
+			return nil
+		}
+		p.cond.Wait()
+	}
+	m := p.head
+	p.head = m.next
+	if p.head == nil {
+		p.tail = nil
+	}
+	m.next = nil
+	p.mu.Unlock()
+	return m
+}
+
+// requeue puts a mailbox that still holds items at the back of the run queue.
+func (p *Pool[T]) requeue(m *Mailbox[T]) {
+	p.mu.Lock()
+	if p.tail == nil {
+		p.head = m
+	} else {
+		p.tail.next = m
+	}
+	p.tail = m
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+func (p *Pool[T]) work() {
+	defer p.wg.Done()
+	var zero T
+	for {
+		m := p.next()
+		if m == nil {
+			return
+		}
+		drained := false
+		for range p.batch {
+			n := m.pop()
+			if n == nil {
+				drained = true
+				break
+			}
+			item := n.item
+			n.item = zero
+			p.nodes.Put(n)
+			p.handle(item)
+			pending := m.pending.Add(-1)
+			p.queued.Add(-1)
+			if p.done != nil {
+				p.done(item, int(pending))
+			}
+		}
+		if !drained {
+			p.requeue(m)
+		}
+	}
+}
