@@ -11,13 +11,14 @@ import (
 const clockTick = 100 * time.Millisecond
 
 // clock is a coarse monotonic clock read by the loops on every event. It is
-// advanced by the engine's ticker, so reading it costs one atomic load.
+// advanced by every engine's ticker, so reading it costs one atomic load.
 type clock struct {
 	start time.Time
 	ticks atomic.Uint32
 }
 
-func (c *clock) init() { c.start = time.Now() }
+// clk is the process's clock: ticks since the package was loaded.
+var clk = clock{start: time.Now()}
 
 // now returns the current tick count. Safe from any goroutine.
 func (c *clock) now() uint32 { return c.ticks.Load() }

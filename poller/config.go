@@ -66,6 +66,14 @@ type Config struct {
 	ReusePort bool
 	// ReadBufferCap is gnet's per-loop read buffer (bytes per OnTraffic).
 	ReadBufferCap int
+	// KeepRequest keeps each connection's upgrade request after OnOpen;
+	// by default Conn.Request is nil once OnOpen returned.
+	KeepRequest bool
+	// TrimMemory returns free heap pages to the OS once the connection
+	// count settles after moving by 10% (and at least 1000). It is
+	// process-wide (debug.FreeOSMemory), hence off by default for a library;
+	// cmd/wsloop turns it on.
+	TrimMemory bool
 	// HTTP answers plain HTTP requests that are not WebSocket upgrades. It
 	// runs on the event loop and must not block. nil answers 426.
 	HTTP HTTPHandler

@@ -18,6 +18,7 @@ const (
 	taskPong                       // send a pong with payload buf
 	taskCloseReply                 // echo the peer's close code, drop TCP
 	taskClosed                     // call Handler.OnClose with err
+	taskFail                       // send the close frame for a protocol error
 )
 
 // task is one mailbox item.
@@ -29,6 +30,7 @@ type task struct {
 	size int64 // bytes counted against MaxQueuedBytes
 	buf  *bytebufferpool.ByteBuffer
 	err  error
+	open connExt // taskOpen: the request, lent to Conn.ext during OnOpen
 }
 
 // taskOverhead is what a queued message counts for beyond its payload, so
@@ -43,18 +45,18 @@ var errHandlerPanic = &codec.CloseError{Code: ws.StatusInternalServerError, Reas
 // this connection pauses: its further bytes stay in gnet's buffer until a
 // worker makes room and wakes it.
 func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer) {
-	e := c.eng
+	e := c.eng()
 	size := int64(len(buf.B)) + taskOverhead
 	queued := e.queuedBytes.Add(size)
 	pending := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf})
 	if pending >= e.cfg.MailboxSize {
-		c.pause.Or(pauseMailbox)
+		c.set(pauseMailbox)
 		if c.mbox.Pending() < e.cfg.MailboxSize {
 			c.unpause(pauseMailbox)
 		}
 	}
 	if queued > e.cfg.MaxQueuedBytes {
-		c.pause.Or(pauseQueue)
+		c.set(pauseQueue)
 		e.addWaiter(c)
 	}
 }
@@ -63,44 +65,50 @@ func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer) {
 // free to decode and the caller won the right to resume it.
 func (c *Conn) unpause(bit uint32) bool {
 	for {
-		old := c.pause.Load()
+		old := c.bits.Load()
 		if old&bit == 0 {
 			return false
 		}
-		if c.pause.CompareAndSwap(old, old&^bit) {
-			return old&^bit == 0
+		if c.bits.CompareAndSwap(old, old&^bit) {
+			return old&^bit&pauseMask == 0
 		}
 	}
 }
 
 // run executes one mailbox item on a worker.
-func (e *Engine) run(t task) {
+func (e *Engine) run(t *task) {
 	c := t.c
 	defer func() {
 		if r := recover(); r != nil {
 			e.cfg.Logger.Error("handler panic", "remote", c.remote, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			if t.kind != taskClosed && c.closing.CompareAndSwap(false, true) {
-				_ = c.writeClose(errHandlerPanic.Code, errHandlerPanic.Reason, true)
+			if t.kind != taskClosed && c.startClosing() {
+				_ = c.writeClose(errHandlerPanic.Code, errHandlerPanic.Reason, thenDrop)
 			}
 		}
 	}()
 	switch t.kind {
 	case taskOpen:
+		c.ext.Store(&t.open)
+		defer c.endOpen(&t.open, e.cfg.KeepRequest)
 		e.handler.OnOpen(c)
 	case taskMessage:
 		buf := t.buf
 		defer putBuffer(buf)
 		e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
 	case taskPong:
-		if !c.closing.Load() {
+		if !c.closing() {
 			_ = c.write(ws.OpPong, t.buf.B, nil)
 		}
 		putBuffer(t.buf)
 	case taskCloseReply:
-		if c.closing.CompareAndSwap(false, true) {
-			_ = c.writeClose(t.code, "", true)
+		if c.startClosing() {
+			_ = c.writeClose(t.code, "", thenDrop)
 		} else {
 			_ = c.gc.Close()
+		}
+	case taskFail:
+		if c.startClosing() {
+			_ = c.writeClose(t.code, t.err.(*codec.CloseError).Reason, thenLinger)
 		}
 	case taskClosed:
 		e.handler.OnClose(c, t.err)
@@ -109,7 +117,7 @@ func (e *Engine) run(t task) {
 
 // done runs on the worker after an item finished: it releases the item's
 // share of the global bound and resumes decoding where it paused.
-func (e *Engine) done(t task, pending int) {
+func (e *Engine) done(t *task, pending int) {
 	c := t.c
 	if t.kind == taskMessage {
 		q := e.queuedBytes.Add(-t.size)
@@ -117,7 +125,7 @@ func (e *Engine) done(t task, pending int) {
 			e.wakeWaiters()
 		}
 	}
-	if pending < e.cfg.MailboxSize && c.pause.Load()&pauseMailbox != 0 && c.unpause(pauseMailbox) {
+	if pending < e.cfg.MailboxSize && c.has(pauseMailbox) && c.unpause(pauseMailbox) {
 		_ = c.gc.Wake(nil)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,7 +40,6 @@ type Engine struct {
 	handler  Handler
 	upgrader ws.Upgrader
 	pool     *workpool.Pool[task]
-	clock    clock
 
 	handshakeTicks, closeTicks, idleTicks, pingTicks, pongTicks uint32
 	sweepTicks, lastSweep                                       uint32 // lastSweep: ticker goroutine only
@@ -63,6 +63,7 @@ type Engine struct {
 	loopsV  atomic.Pointer[[]*loop]
 
 	decoders sync.Pool
+	trim     trimmer // ticker goroutine only
 }
 
 // New returns an engine that will call h for every connection.
@@ -78,7 +79,6 @@ func New(h Handler, cfg Config) *Engine {
 		stopped: make(chan struct{}),
 		loops:   make(map[gnet.EventLoop]*loop),
 	}
-	e.clock.init()
 	e.handshakeTicks = ticksOf(cfg.HandshakeTimeout)
 	e.closeTicks = ticksOf(cfg.CloseTimeout)
 	e.idleTicks = ticksOf(cfg.IdleTimeout)
@@ -193,11 +193,8 @@ func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen gives the new TCP connection its state; no buffers yet.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	c := &Conn{gc: gc, eng: e, loop: e.loopOf(gc.EventLoop())}
-	if ra := gc.RemoteAddr(); ra != nil {
-		c.remote = ra.String()
-	}
-	c.lastRead = e.clock.now()
+	c := &Conn{gc: gc, loop: e.loopOf(gc.EventLoop()), remote: remoteAddr(gc)}
+	c.lastRead = clk.now()
 	c.loop.add(c)
 	gc.SetContext(c)
 	e.conns.Add(1)
@@ -208,24 +205,23 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 // behind its pending messages.
 func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*Conn)
-	if !ok || c.state == stateClosed {
+	if !ok || c.state() == stateClosed {
 		return gnet.None
 	}
-	wasOpen := c.flags&flagOpened != 0
-	c.state = stateClosed
-	c.closing.Store(true)
+	wasOpen := c.has(flagOpened)
+	c.setState(stateClosed)
+	c.set(bitClosing)
 	c.loop.remove(c)
-	if c.dec != nil {
-		c.dec.Reset()
-		e.putDecoder(c.dec)
-		c.dec = nil
+	if d := c.loop.takeDecoder(c); d != nil {
+		d.Reset()
+		e.putDecoder(d)
 	}
 	e.conns.Add(-1)
 	if !wasOpen {
 		return gnet.None
 	}
 	e.open.Add(-1)
-	cerr := c.closeErr
+	cerr := c.loop.takeCloseErr(c)
 	if cerr == nil {
 		reason := "connection closed without a close frame"
 		if err != nil {
@@ -241,8 +237,11 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 // OnTick runs on gnet's ticker goroutine: it advances the clock and asks
 // each loop to sweep its connections' timers.
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
-	e.clock.advance()
-	if now := e.clock.now(); now-e.lastSweep >= e.sweepTicks {
+	clk.advance()
+	if e.cfg.TrimMemory {
+		e.trim.tick(e.conns.Load())
+	}
+	if now := clk.now(); now-e.lastSweep >= e.sweepTicks {
 		e.lastSweep = now
 		for _, l := range e.loopList() {
 			_ = l.execute(func() { l.sweep(e) })
@@ -257,7 +256,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 	defer e.loopsMu.Unlock()
 	l := e.loops[el]
 	if l == nil {
-		l = &loop{el: el}
+		l = &loop{eng: e, el: el}
 		e.loops[el] = l
 		list := make([]*loop, 0, len(e.loops))
 		for _, x := range e.loops {
@@ -273,6 +272,19 @@ func (e *Engine) loopList() []*loop {
 		return *p
 	}
 	return nil
+}
+
+// remoteAddr returns gnet's remote address for c. gnet builds it once per
+// connection and never changes it, so it is shared rather than copied;
+// only an IPv6 zone, whose bytes gnet recycles on close, forces a copy.
+func remoteAddr(gc gnet.Conn) *net.TCPAddr {
+	tcp, _ := gc.RemoteAddr().(*net.TCPAddr)
+	if tcp != nil && tcp.Zone != "" {
+		cp := *tcp
+		cp.Zone = strings.Clone(tcp.Zone)
+		return &cp
+	}
+	return tcp
 }
 
 func (e *Engine) getDecoder() *codec.Decoder { return e.decoders.Get().(*codec.Decoder) }

@@ -2,7 +2,6 @@ package poller
 
 import (
 	"strconv"
-	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/wsloop/wsloop/codec"
@@ -15,9 +14,9 @@ import (
 // handshake). Bytes after the head stay buffered and are decoded as frames.
 func (c *Conn) handshake() gnet.Action {
 	gc := c.gc
-	e := c.eng
+	e := c.eng()
 	b, _ := gc.Peek(gc.InboundBuffered())
-	end, err := c.scan.Scan(b, e.cfg.MaxHeadSize)
+	end, err := c.loop.scanHead(c, b, e.cfg.MaxHeadSize)
 	if err != nil {
 		e.logReject(c, 431, err)
 		return c.respond(431, nil, []byte("431 Request Header Fields Too Large\n"))
@@ -43,13 +42,13 @@ func (c *Conn) handshake() gnet.Action {
 		e.logReject(c, statusOf(resp), err)
 		return c.linger()
 	}
-	c.req = codec.NewRequest(head)
+	t := task{c: c, kind: taskOpen}
+	t.open.req = codec.NewRequest(head)
 	_, _ = gc.Discard(end)
-	c.scan.Reset()
-	c.state = stateOpen
-	c.flags |= flagOpened
+	c.setState(stateOpen)
+	c.set(flagOpened)
 	e.open.Add(1)
-	e.pool.Push(&c.mbox, task{c: c, kind: taskOpen})
+	e.pool.Push(&c.mbox, t)
 	return gnet.None
 }
 
@@ -59,21 +58,6 @@ func (c *Conn) respond(status int, header [][2]string, body []byte) gnet.Action 
 	l.scratch = codec.AppendHTTPResponse(l.scratch[:0], status, header, body)
 	c.writeLoop(l.scratch)
 	return c.linger()
-}
-
-// linger half-closes a connection after a final response: closing a socket
-// with unread input makes the kernel send a reset, which can destroy the
-// response before the client reads it. So the server sends FIN, discards
-// what still arrives, and closes when the client does or the close timeout
-// passes.
-func (c *Conn) linger() gnet.Action {
-	discardAll(c.gc)
-	if c.gc.OutboundBuffered() > 0 || syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR) != nil {
-		return gnet.Close
-	}
-	c.state = stateLinger
-	c.timer = c.eng.clock.now()
-	return gnet.None
 }
 
 // statusOf reads the status code of an HTTP response line, for logs.

@@ -2,7 +2,6 @@ package poller
 
 import (
 	"context"
-	"errors"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -14,16 +13,93 @@ var (
 	errPingTimeout  = &codec.CloseError{Code: ws.StatusInternalServerError, Reason: "keepalive ping timeout"}
 	errIdleTimeout  = &codec.CloseError{Code: ws.StatusGoingAway, Reason: "idle timeout"}
 	errGoingAway    = &codec.CloseError{Code: ws.StatusGoingAway, Reason: "server shutting down"}
-	errCloseTimeout = errors.New("wsloop: peer did not complete the closing handshake")
-	errHandshake    = errors.New("wsloop: handshake timeout")
+	errCloseTimeout = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: "peer did not complete the closing handshake"}
+	errHandshake    = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: "handshake timeout"}
 )
 
 // loop is the per-event-loop state: the loop's connections, for the timer
 // sweeps, and scratch space for responses. Only its event loop touches it.
 type loop struct {
+	eng     *Engine
 	el      gnet.EventLoop
 	conns   []*Conn
 	scratch []byte
+
+	// Per-connection state that few connections need at a time, kept
+	// here rather than in every Conn: the head scanners of requests that
+	// arrived in pieces, and how closing connections ended.
+	heads     map[*Conn]codec.HeadScanner
+	decoders  map[*Conn]*codec.Decoder
+	closeErrs map[*Conn]*codec.CloseError
+}
+
+// takeDecoder returns c's decoder holding a partial frame, or nil.
+func (l *loop) takeDecoder(c *Conn) *codec.Decoder {
+	if !c.has(flagDecoding) {
+		return nil
+	}
+	d := l.decoders[c]
+	delete(l.decoders, c)
+	c.clear(flagDecoding)
+	return d
+}
+
+// parkDecoder keeps a decoder that holds a partial frame or message for
+// c's next read, and returns an idle one to the pool.
+func (l *loop) parkDecoder(c *Conn, d *codec.Decoder) {
+	if d == nil {
+		return
+	}
+	if d.Idle() {
+		d.Reset() // clears a sticky error, which Idle does not report
+		l.eng.putDecoder(d)
+		return
+	}
+	if l.decoders == nil {
+		l.decoders = make(map[*Conn]*codec.Decoder)
+	}
+	l.decoders[c] = d
+	c.set(flagDecoding)
+}
+
+// scanHead looks for the end of c's request head, resuming a scan that an
+// earlier partial read started.
+func (l *loop) scanHead(c *Conn, b []byte, max int) (int, error) {
+	s := l.heads[c]
+	end, err := s.Scan(b, max)
+	if end == 0 && err == nil {
+		if l.heads == nil {
+			l.heads = make(map[*Conn]codec.HeadScanner)
+		}
+		l.heads[c] = s
+	} else {
+		delete(l.heads, c)
+	}
+	return end, err
+}
+
+// setCloseErr records how c ended, unless that is already known.
+func (l *loop) setCloseErr(c *Conn, err *codec.CloseError) {
+	if l.closeErrs == nil {
+		l.closeErrs = make(map[*Conn]*codec.CloseError)
+	}
+	if _, ok := l.closeErrs[c]; !ok {
+		l.closeErrs[c] = err
+	}
+}
+
+func (l *loop) hasCloseErr(c *Conn) bool {
+	_, ok := l.closeErrs[c]
+	return ok
+}
+
+// takeCloseErr returns and forgets how c ended, or nil, and drops its
+// other loop-side state.
+func (l *loop) takeCloseErr(c *Conn) *codec.CloseError {
+	err := l.closeErrs[c]
+	delete(l.closeErrs, c)
+	delete(l.heads, c)
+	return err
 }
 
 func (l *loop) add(c *Conn) {
@@ -46,17 +122,17 @@ func (l *loop) remove(c *Conn) {
 
 // sweep checks every connection's timers; it runs on the loop.
 func (l *loop) sweep(e *Engine) {
-	now := e.clock.now()
+	now := clk.now()
 	cfg := &e.cfg
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i >= len(l.conns) {
 			continue
 		}
 		c := l.conns[i]
-		switch c.state {
+		switch c.state() {
 		case stateHandshake:
 			if now-c.lastRead >= e.handshakeTicks {
-				c.closeErr = errHandshake
+				l.setCloseErr(c, errHandshake)
 				_ = l.el.Close(c.gc)
 			}
 		case stateLinger:
@@ -65,28 +141,26 @@ func (l *loop) sweep(e *Engine) {
 			}
 		case stateOpen:
 			switch {
-			case c.flags&flagCloseSent != 0:
+			case c.has(flagCloseSent | flagFailed):
 				if now-c.timer >= e.closeTicks {
-					if c.closeErr == nil {
-						c.closeErr = errCloseTimeout
-					}
+					l.setCloseErr(c, errCloseTimeout)
 					_ = l.el.Close(c.gc)
 				}
 			case cfg.IdleTimeout > 0 && now-c.lastRead >= e.idleTicks:
-				c.closeErr = errIdleTimeout
+				l.setCloseErr(c, errIdleTimeout)
 				c.closeNow(errIdleTimeout)
 				_ = l.el.Close(c.gc)
 			case cfg.PingInterval <= 0:
-			case c.flags&flagPingOut != 0:
+			case c.has(flagPingOut):
 				if now-c.timer >= e.pongTicks {
-					c.closeErr = errPingTimeout
+					l.setCloseErr(c, errPingTimeout)
 					e.logAbnormal(c, errPingTimeout)
 					c.closeNow(errPingTimeout)
 					_ = l.el.Close(c.gc)
 				}
-			case now-c.lastRead >= e.pingTicks && !c.closing.Load():
+			case now-c.lastRead >= e.pingTicks && !c.closing():
 				c.writeControlLoop(ws.OpPing, nil)
-				c.flags |= flagPingOut
+				c.set(flagPingOut)
 				c.timer = now
 			}
 		}
@@ -101,10 +175,10 @@ func (l *loop) goAway() {
 			continue
 		}
 		c := l.conns[i]
-		switch c.state {
+		switch c.state() {
 		case stateOpen:
-			if c.closing.CompareAndSwap(false, true) {
-				_ = c.writeClose(errGoingAway.Code, errGoingAway.Reason, false)
+			if c.startClosing() {
+				_ = c.writeClose(errGoingAway.Code, errGoingAway.Reason, thenWait)
 			}
 		case stateHandshake:
 			_ = l.el.Close(c.gc)

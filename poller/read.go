@@ -19,14 +19,14 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	c.lastRead = e.clock.now()
-	c.flags &^= flagPingOut
-	if c.state == stateLinger {
+	c.lastRead = clk.now()
+	c.clear(flagPingOut)
+	if c.state() == stateLinger {
 		discardAll(gc)
 		return gnet.None
 	}
-	if c.state == stateHandshake {
-		if act := c.handshake(); act != gnet.None || c.state != stateOpen {
+	if c.state() == stateHandshake {
+		if act := c.handshake(); act != gnet.None || c.state() != stateOpen {
 			return act
 		}
 	}
@@ -34,32 +34,46 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 }
 
 // readFrames feeds the decoder from gnet's buffers with Peek and Discard.
+// The decoder comes from the pool for the duration of the call and stays
+// with the connection only while a frame or message is incomplete.
 func (c *Conn) readFrames() gnet.Action {
+	dec := c.loop.takeDecoder(c)
+	act := c.decode(&dec)
+	if act == gnet.Close && dec != nil {
+		dec.Reset()
+	}
+	c.loop.parkDecoder(c, dec)
+	return act
+}
+
+func (c *Conn) decode(decp **codec.Decoder) gnet.Action {
 	gc := c.gc
+	e := c.eng()
 	for {
-		if c.flags&flagCloseRecv != 0 {
-			// Nothing may follow a close frame (RFC 6455 §5.5.1).
+		if c.has(flagCloseRecv | flagFailed) {
+			// Nothing may follow a close frame (RFC 6455 §5.5.1), and
+			// nothing after a protocol error can be trusted.
 			discardAll(gc)
 			return gnet.None
 		}
-		if c.pause.Load() != 0 {
-			if gc.InboundBuffered() > c.eng.cfg.MaxInboundBuffer {
-				c.eng.logAbnormal(c, errInboundBacklog)
-				c.closeErr = errInboundBacklog
+		if c.paused() {
+			if gc.InboundBuffered() > e.cfg.MaxInboundBuffer {
+				e.logAbnormal(c, errInboundBacklog)
+				c.loop.setCloseErr(c, errInboundBacklog)
 				return c.closeNow(errInboundBacklog)
 			}
 			return gnet.None
 		}
 		avail := gc.InboundBuffered()
 		if avail == 0 {
-			c.releaseDecoder()
 			return gnet.None
 		}
 		b, _ := gc.Peek(avail)
-		if c.dec == nil {
-			c.dec = c.eng.getDecoder()
+		if *decp == nil {
+			*decp = e.getDecoder()
 		}
-		n, ev, err := c.dec.Decode(b)
+		dec := *decp
+		n, ev, err := dec.Decode(b)
 		if n > 0 {
 			_, _ = gc.Discard(n) // Discard(0) would mean "all"
 		}
@@ -68,36 +82,35 @@ func (c *Conn) readFrames() gnet.Action {
 			if !ok {
 				ce = &codec.CloseError{Code: ws.StatusProtocolError, Reason: err.Error()}
 			}
-			if c.closing.Load() {
-				// Already closing: the framing is not worth
-				// resynchronising on.
+			dec.Reset()
+			if c.closing() {
+				// Our close frame is out: no second one.
 				discardAll(gc)
 				return gnet.Close
 			}
-			c.eng.logAbnormal(c, ce)
+			e.logAbnormal(c, ce)
 			c.failLoop(ce)
 			continue
 		}
 		switch ev {
 		case codec.EventMore:
 			if n == 0 || gc.InboundBuffered() == 0 {
-				c.releaseDecoder()
 				return gnet.None
 			}
 		case codec.EventMessage:
-			op, buf, compressed := c.dec.TakeMessage()
-			if c.flags&flagCloseSent != 0 || compressed {
+			op, buf, compressed := dec.TakeMessage()
+			if c.has(flagCloseSent) || compressed {
 				putBuffer(buf)
 				continue
 			}
 			c.dispatchMessage(op, buf)
 		case codec.EventPing:
-			if c.flags&flagCloseSent == 0 {
-				c.pong(c.dec.Control())
+			if !c.has(flagCloseSent) {
+				c.pong(dec.Control())
 			}
 		case codec.EventPong:
 		case codec.EventClose:
-			return c.peerClose(c.dec.CloseCode(), c.dec.CloseReason())
+			return c.peerClose(dec.CloseCode(), dec.CloseReason())
 		}
 	}
 }
@@ -107,12 +120,13 @@ func (c *Conn) readFrames() gnet.Action {
 // that the peer sees replies in the order of its requests.
 func (c *Conn) pong(payload []byte) {
 	if c.mbox.Pending() == 0 {
-		c.writeControlLoop(ws.OpPong, payload)
+		// Through gnet's queue, behind replies workers already queued.
+		_ = c.write(ws.OpPong, payload, nil)
 		return
 	}
 	buf := bytebufferpool.Get()
 	buf.B = append(buf.B[:0], payload...)
-	c.eng.pool.Push(&c.mbox, task{c: c, kind: taskPong, buf: buf})
+	c.eng().pool.Push(&c.mbox, task{c: c, kind: taskPong, buf: buf})
 }
 
 // peerClose handles the peer's close frame (RFC 6455 §5.5.1, §7.1.5): after
@@ -120,32 +134,32 @@ func (c *Conn) pong(payload []byte) {
 // behind any messages still queued for the handler, and the server closes
 // TCP first.
 func (c *Conn) peerClose(code ws.StatusCode, reason []byte) gnet.Action {
-	c.flags |= flagCloseRecv
-	if c.closeErr == nil {
-		c.closeErr = &codec.CloseError{Code: code, Reason: string(reason)}
+	c.set(flagCloseRecv)
+	if !c.loop.hasCloseErr(c) {
+		c.loop.setCloseErr(c, &codec.CloseError{Code: code, Reason: string(reason)})
 	}
 	discardAll(c.gc)
-	if c.flags&flagCloseSent != 0 {
+	if c.has(flagCloseSent) {
 		return gnet.Close
 	}
 	if c.mbox.Pending() > 0 {
-		c.eng.pool.Push(&c.mbox, task{c: c, kind: taskCloseReply, code: code})
+		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskCloseReply, code: code})
 		return gnet.None
 	}
-	if !c.closing.CompareAndSwap(false, true) {
-		// A Close from a worker is queued: its frame completes the
-		// handshake and its callback drops TCP.
-		return gnet.None
+	if c.startClosing() {
+		// Queued behind replies workers already sent; its completion
+		// drops TCP.
+		_ = c.writeClose(code, "", thenDrop)
 	}
-	var b [ws.MaxHeaderSize + 125]byte
-	c.writeLoop(codec.AppendClose(b[:0], code, ""))
-	return gnet.Close
+	// Otherwise a Close from a worker is queued: its frame completes the
+	// handshake and its completion drops TCP.
+	return gnet.None
 }
 
 // closeNow sends a close frame with err's code and drops TCP at once, for
 // peers that must not be waited for (a heartbeat timeout, a flood).
 func (c *Conn) closeNow(err *codec.CloseError) gnet.Action {
-	if c.closing.CompareAndSwap(false, true) {
+	if c.startClosing() {
 		var b [ws.MaxHeaderSize + 125]byte
 		c.writeLoop(codec.AppendClose(b[:0], err.Code, err.Reason))
 	}
@@ -156,14 +170,5 @@ func (c *Conn) closeNow(err *codec.CloseError) gnet.Action {
 func discardAll(gc gnet.Conn) {
 	if gc.InboundBuffered() > 0 {
 		_, _ = gc.Discard(-1)
-	}
-}
-
-// releaseDecoder returns an idle decoder to the engine's pool, so that an
-// idle connection holds no decoding state.
-func (c *Conn) releaseDecoder() {
-	if c.dec != nil && c.dec.Idle() {
-		c.eng.putDecoder(c.dec)
-		c.dec = nil
 	}
 }

@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"syscall"
+
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -34,20 +36,42 @@ func (c *Conn) write(op ws.OpCode, p []byte, done func(error)) error {
 	})
 }
 
+// closeThen says what follows our close frame.
+type closeThen uint8
+
+const (
+	// thenWait waits for the peer's close frame, then drops TCP: the
+	// server's own closing handshake (RFC 6455 §7.1.2).
+	thenWait closeThen = iota
+	// thenDrop drops TCP once the frame is written: the reply to the
+	// peer's close (RFC 6455 §7.1.1: the server closes TCP first), or a
+	// panicking handler.
+	thenDrop
+	// thenLinger sends FIN after the frame and discards input until the
+	// peer closes or the close timeout: failing a connection whose framing
+	// can no longer be trusted (RFC 6455 §7.1.7), without the reset that
+	// closing over unread input would send.
+	thenLinger
+)
+
 // writeClose queues a close frame after everything already queued. When it
-// has been handed to gnet, the loop notes it and starts the close timer;
-// the connection is dropped at once if drop is set or the peer's close
-// frame already arrived (RFC 6455 §7.1.1: the server closes TCP first).
-func (c *Conn) writeClose(code ws.StatusCode, reason string, drop bool) error {
+// has been handed to gnet, the loop notes it, starts the close timer and
+// does what then says.
+func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) error {
 	buf := bytebufferpool.Get()
 	buf.B = codec.AppendClose(buf.B[:0], code, reason)
 	return c.queue(buf, func(err error) {
-		if err != nil || c.state == stateClosed {
+		if err != nil || c.state() == stateClosed {
 			return
 		}
-		c.flags |= flagCloseSent
-		c.timer = c.eng.clock.now()
-		if drop || c.flags&flagCloseRecv != 0 {
+		c.set(flagCloseSent)
+		c.timer = clk.now()
+		switch {
+		case then == thenLinger:
+			if c.linger() == gnet.Close {
+				_ = c.gc.Close()
+			}
+		case then == thenDrop || c.has(flagCloseRecv):
 			_ = c.gc.Close()
 		}
 	})
@@ -82,21 +106,35 @@ func (c *Conn) writeControlLoop(op ws.OpCode, payload []byte) {
 }
 
 // failLoop fails the connection (RFC 6455 §7.1.7) on its loop: it sends a
-// close frame with err's code, then only waits for the peer's close frame
-// (or the close timeout) before dropping TCP, so that the peer reads the
-// code rather than a reset.
-func (c *Conn) failLoop(err *codec.CloseError) gnet.Action {
-	if c.closeErr == nil {
-		c.closeErr = err
+// close frame with err's code behind the replies to earlier messages, then
+// half-closes (thenLinger) so that the peer reads the code rather than a
+// reset. Input from then on is discarded.
+func (c *Conn) failLoop(err *codec.CloseError) {
+	c.loop.setCloseErr(c, err)
+	c.set(flagFailed)
+	c.timer = clk.now()
+	if c.mbox.Pending() > 0 {
+		// Messages before the error still get their replies first.
+		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskFail, code: err.Code, err: err})
+		return
 	}
-	if c.closing.CompareAndSwap(false, true) {
-		var b [ws.MaxHeaderSize + 125]byte
-		c.writeLoop(codec.AppendClose(b[:0], err.Code, err.Reason))
-		c.flags |= flagCloseSent
-		c.timer = c.eng.clock.now()
+	if c.startClosing() {
+		_ = c.writeClose(err.Code, err.Reason, thenLinger)
 	}
-	if c.dec != nil {
-		c.dec.Reset()
+}
+
+// linger half-closes a connection after its last words (a final HTTP
+// response, or the close frame that fails a WebSocket connection): closing
+// a socket with unread input makes the kernel send a reset, which can
+// destroy those words before the peer reads them. So the server sends FIN, discards
+// what still arrives, and closes when the client does or the close timeout
+// passes.
+func (c *Conn) linger() gnet.Action {
+	discardAll(c.gc)
+	if c.gc.OutboundBuffered() > 0 || syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR) != nil {
+		return gnet.Close
 	}
+	c.setState(stateLinger)
+	c.timer = clk.now()
 	return gnet.None
 }

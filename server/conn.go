@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net"
+
 	"github.com/gobwas/ws"
 	"github.com/wsloop/wsloop/codec"
 	"github.com/wsloop/wsloop/poller"
@@ -21,10 +23,11 @@ type Conn interface {
 	// Code 0 sends an empty close body; reason is cut to 123 bytes. A second
 	// Close, or Send after Close, returns ErrClosed.
 	Close(code StatusCode, reason string) error
-	// RemoteAddr is the peer's "ip:port".
-	RemoteAddr() string
-	// Request is the upgrade request: path, query, headers, cookies. It
-	// stays valid for the connection's life.
+	// RemoteAddr is the peer's address.
+	RemoteAddr() net.Addr
+	// Request is the upgrade request (path, query, headers, cookies)
+	// while OnOpen runs; afterwards it is nil unless the server was built
+	// WithKeepRequest(true). Copy what you need in OnOpen (SetValue).
 	Request() *Request
 	// Value returns the user value set with SetValue, or nil.
 	Value() any

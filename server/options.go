@@ -80,6 +80,20 @@ func WithReadBufferCap(n int) Option { return func(c *poller.Config) { c.ReadBuf
 // must not block. Without it such requests get 426 Upgrade Required.
 func WithHTTPHandler(h HTTPHandler) Option { return func(c *poller.Config) { c.HTTP = h } }
 
+// WithKeepRequest keeps every connection's upgrade request (Conn.Request)
+// for its whole life, not only during OnOpen. Off by default: a request
+// head costs 150-500 bytes per connection, more than everything else an
+// idle connection holds.
+func WithKeepRequest(on bool) Option { return func(c *poller.Config) { c.KeepRequest = on } }
+
 // WithLogger sets the logger: rejected upgrades and abnormal closes at
 // info, nothing per message. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(c *poller.Config) { c.Logger = l } }
+
+// WithMemoryTrim returns the Go heap's free pages to the operating system
+// once the connection count settles after a large change (a storm of
+// connects or disconnects), so that RSS follows the connections' live state
+// instead of the runtime's heap goal. It acts process-wide
+// (runtime/debug.FreeOSMemory), so it is off by default; cmd/wsloop turns
+// it on.
+func WithMemoryTrim(on bool) Option { return func(c *poller.Config) { c.TrimMemory = on } }

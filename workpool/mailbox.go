@@ -5,20 +5,49 @@ import (
 	"sync/atomic"
 )
 
-// Mailbox is one owner's FIFO of pending items (for wsloop, one per
-// connection). Items pushed to a mailbox are handled in push order and never
-// concurrently with each other: at most one worker drains a mailbox at a time.
+// Box is one owner's handle on its FIFO of pending items (for wsloop, one
+// per connection). Items pushed through a Box are handled in push order and
+// never concurrently with each other: at most one worker drains them at a
+// time.
 //
-// The zero value is an empty mailbox ready to use. A Mailbox must not be
-// copied after first use. An empty mailbox holds no memory beyond its own
-// fields, so an idle connection pays only for those.
+// A Box is 8 bytes and holds nothing while its owner is idle: the queue
+// itself (a Mailbox) is taken from a pool on the first push and given back
+// when a worker finds it drained, so a million idle owners cost a million
+// nil pointers. The zero value is ready to use; a Box must not be copied
+// after first use.
+type Box[T any] struct {
+	m atomic.Pointer[Mailbox[T]]
+}
+
+// Pending reports how many items were pushed and have not finished yet,
+// counting the one a worker may be handling right now. It is exact when
+// called by the only goroutine that pushes to b; from elsewhere it is a
+// snapshot. Safe from any goroutine.
+func (b *Box[T]) Pending() int {
+	m := b.m.Load()
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	n := 0
+	if m.box == b {
+		n = int(m.pending.Load())
+	}
+	m.mu.Unlock()
+	return n
+}
+
+// Mailbox is the queue behind a Box while it has work. It is owned by one
+// Box at a time; a drained mailbox is retired (detached from its Box) and
+// recycled.
 type Mailbox[T any] struct {
 	mu        sync.Mutex
+	box       *Box[T] // owner; nil once retired; guarded by mu
 	head      *node[T]
 	tail      *node[T]
-	scheduled bool        // on the run queue or being drained; guarded by mu
+	scheduled bool         // on the run queue or being drained; guarded by mu
 	pending   atomic.Int32 // pushed and not yet finished (queued + in flight)
-	next      *Mailbox[T] // run-queue link; guarded by the Pool's mutex
+	next      *Mailbox[T]  // run-queue link; guarded by the Pool's mutex
 }
 
 type node[T any] struct {
@@ -26,18 +55,16 @@ type node[T any] struct {
 	next *node[T]
 }
 
-// Pending reports how many items were pushed and have not finished yet,
-// counting the one a worker may be handling right now. Safe from any
-// goroutine.
-func (m *Mailbox[T]) Pending() int {
-	return int(m.pending.Load())
-}
-
-// push appends item and reports whether the mailbox must be put on the run
-// queue (it was neither queued nor being drained).
-func (m *Mailbox[T]) push(n *node[T]) (schedule bool) {
-	m.pending.Add(1)
+// push appends n if m still belongs to b. It reports ok == false for a
+// retired or recycled mailbox, and schedule == true when m must be put on
+// the run queue (it was neither queued nor being drained).
+func (m *Mailbox[T]) push(b *Box[T], n *node[T]) (pending int, schedule, ok bool) {
 	m.mu.Lock()
+	if m.box != b {
+		m.mu.Unlock()
+		return 0, false, false
+	}
+	pending = int(m.pending.Add(1))
 	if m.tail == nil {
 		m.head = n
 	} else {
@@ -49,16 +76,21 @@ func (m *Mailbox[T]) push(n *node[T]) (schedule bool) {
 		schedule = true
 	}
 	m.mu.Unlock()
-	return schedule
+	return pending, schedule, true
 }
 
-// pop removes the first item. When the mailbox is empty it clears the
-// scheduled flag, so the next push schedules it again, and returns nil.
+// pop removes the first item. When the mailbox is empty (every earlier
+// item has finished, since one worker drains it in sequence) it retires the
+// mailbox, detaching it from its Box, and returns nil.
 func (m *Mailbox[T]) pop() *node[T] {
 	m.mu.Lock()
 	n := m.head
 	if n == nil {
 		m.scheduled = false
+		if b := m.box; b != nil {
+			m.box = nil
+			b.m.CompareAndSwap(m, nil)
+		}
 		m.mu.Unlock()
 		return nil
 	}

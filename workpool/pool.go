@@ -1,6 +1,6 @@
 // Package workpool runs work items on a fixed number of goroutines while
-// keeping per-owner order: every owner (a connection) has a Mailbox, its items
-// run one at a time in the order they were pushed, and different mailboxes
+// keeping per-owner order: every owner (a connection) has a Box, its items
+// run one at a time in the order they were pushed, and different owners' items
 // run in parallel on the pool's workers.
 //
 // There is no goroutine per owner: a mailbox with work sits on one run queue
@@ -15,14 +15,16 @@ import (
 	"sync/atomic"
 )
 
-// Handler handles one item. It runs on a pool worker goroutine.
-type Handler[T any] func(item T)
+// Handler handles one item. It runs on a pool worker goroutine. item
+// points into the pool's own storage: it is valid only until the Handler
+// and the DoneFunc have returned.
+type Handler[T any] func(item *T)
 
 // DoneFunc, when given to New, runs on the worker right after an item's
 // Handler returned and the item stopped counting as pending; pending is the
 // mailbox's count at that moment. It is where a pusher that paused on a full
 // mailbox learns that there is room again.
-type DoneFunc[T any] func(item T, pending int)
+type DoneFunc[T any] func(item *T, pending int)
 
 // DefaultBatch is how many items a worker takes from one mailbox before it
 // moves that mailbox to the back of the run queue, so that one busy owner
@@ -41,9 +43,10 @@ type Pool[T any] struct {
 	tail   *Mailbox[T]
 	closed bool
 
-	queued atomic.Int64
-	nodes  sync.Pool
-	wg     sync.WaitGroup
+	queued    atomic.Int64
+	nodes     sync.Pool
+	mailboxes sync.Pool
+	wg        sync.WaitGroup
 }
 
 // New starts a pool of workers goroutines (at least 1) calling handle for
@@ -55,6 +58,7 @@ func New[T any](workers int, handle Handler[T], done DoneFunc[T]) *Pool[T] {
 	p := &Pool[T]{handle: handle, done: done, batch: DefaultBatch}
 	p.cond.L = &p.mu
 	p.nodes.New = func() any { return new(node[T]) }
+	p.mailboxes.New = func() any { return new(Mailbox[T]) }
 	p.wg.Add(workers)
 	for range workers {
 		go p.work()
@@ -62,27 +66,41 @@ func New[T any](workers int, handle Handler[T], done DoneFunc[T]) *Pool[T] {
 	return p
 }
 
-// Push appends item to m and schedules m on a worker if it was idle. It never
-// blocks on a worker and returns m's pending count after the push. Safe from
-// any goroutine. Items pushed after Close are still handled if Close has not
-// finished draining; later ones are dropped silently, so owners must stop
-// pushing before calling Close.
-func (p *Pool[T]) Push(m *Mailbox[T], item T) int {
+// Push appends item to b's queue and schedules it on a worker if it was
+// idle. It never waits for a worker and returns b's pending count after the
+// push. Safe from any goroutine, but b's order is the order of its pushes,
+// so an owner normally pushes from one goroutine. Items pushed after Close
+// has finished draining are dropped; owners must stop pushing before Close.
+func (p *Pool[T]) Push(b *Box[T], item T) int {
 	n := p.nodes.Get().(*node[T])
 	n.item = item
 	p.queued.Add(1)
-	if m.push(n) {
-		p.mu.Lock()
-		if p.tail == nil {
-			p.head = m
-		} else {
-			p.tail.next = m
+	for {
+		m := b.m.Load()
+		if m == nil {
+			m = p.mailboxes.Get().(*Mailbox[T])
+			m.mu.Lock()
+			m.box = b
+			m.mu.Unlock()
+			if !b.m.CompareAndSwap(nil, m) {
+				m.mu.Lock()
+				m.box = nil
+				m.mu.Unlock()
+				p.mailboxes.Put(m)
+				continue
+			}
 		}
-		p.tail = m
-		p.mu.Unlock()
-		p.cond.Signal()
+		pending, schedule, ok := m.push(b, n)
+		if !ok {
+			// Retired by a worker since we loaded it.
+			b.m.CompareAndSwap(m, nil)
+			continue
+		}
+		if schedule {
+			p.enqueue(m)
+		}
+		return pending
 	}
-	return m.Pending()
 }
 
 // Queued reports the number of items pushed to any mailbox and not finished.
@@ -121,8 +139,8 @@ func (p *Pool[T]) next() *Mailbox[T] {
 	return m
 }
 
-// requeue puts a mailbox that still holds items at the back of the run queue.
-func (p *Pool[T]) requeue(m *Mailbox[T]) {
+// enqueue puts a mailbox that holds items at the back of the run queue.
+func (p *Pool[T]) enqueue(m *Mailbox[T]) {
 	p.mu.Lock()
 	if p.tail == nil {
 		p.head = m
@@ -149,18 +167,19 @@ func (p *Pool[T]) work() {
 				drained = true
 				break
 			}
-			item := n.item
-			n.item = zero
-			p.nodes.Put(n)
-			p.handle(item)
+			p.handle(&n.item)
 			pending := m.pending.Add(-1)
 			p.queued.Add(-1)
 			if p.done != nil {
-				p.done(item, int(pending))
+				p.done(&n.item, int(pending))
 			}
+			n.item = zero
+			p.nodes.Put(n)
 		}
-		if !drained {
-			p.requeue(m)
+		if drained {
+			p.mailboxes.Put(m)
+		} else {
+			p.enqueue(m)
 		}
 	}
 }

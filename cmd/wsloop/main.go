@@ -50,6 +50,7 @@ func run(args []string) error {
 		logFormat     = fs.String("log-format", "text", "log format: text or json")
 		logLevel      = fs.String("log-level", "info", "log level: debug, info, warn, error")
 		readBufferCap = fs.Int("read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")
+		trimMemory    = fs.Bool("trim-memory", true, "return free heap to the OS after connection storms")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,6 +80,7 @@ func run(args []string) error {
 		server.WithCloseTimeout(*closeTimeout),
 		server.WithReusePort(*reusePort),
 		server.WithReadBufferCap(*readBufferCap),
+		server.WithMemoryTrim(*trimMemory),
 		server.WithLogger(logger),
 	)
 	if err := srv.Start(*addr); err != nil {
