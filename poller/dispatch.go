@@ -93,13 +93,13 @@ func (e *Engine) run(t *task) {
 		e.handler.OnOpen(c)
 	case taskMessage:
 		buf := t.buf
-		defer putBuffer(buf)
+		defer codec.PutBuffer(buf)
 		e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
 	case taskPong:
 		if !c.closing() {
 			_ = c.write(ws.OpPong, t.buf.B, nil)
 		}
-		putBuffer(t.buf)
+		codec.PutBuffer(t.buf)
 	case taskCloseReply:
 		if c.startClosing() {
 			_ = c.writeClose(t.code, "", thenDrop)

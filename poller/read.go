@@ -100,7 +100,7 @@ func (c *Conn) decode(decp **codec.Decoder) gnet.Action {
 		case codec.EventMessage:
 			op, buf, compressed := dec.TakeMessage()
 			if c.has(flagCloseSent) || compressed {
-				putBuffer(buf)
+				codec.PutBuffer(buf)
 				continue
 			}
 			c.dispatchMessage(op, buf)

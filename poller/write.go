@@ -9,17 +9,6 @@ import (
 	"github.com/wsloop/wsloop/codec"
 )
 
-// maxPooledBuffer is the largest buffer returned to the pool: a pool keeps
-// whatever it is given until it calibrates, so one 16 MiB message must not
-// pin 16 MiB per pooled slot.
-const maxPooledBuffer = 1 << 20
-
-func putBuffer(b *bytebufferpool.ByteBuffer) {
-	if cap(b.B) <= maxPooledBuffer {
-		bytebufferpool.Put(b)
-	}
-}
-
 // write frames p as one unfragmented message and queues it with AsyncWrite,
 // which keeps the order of all writes queued from any goroutine. done, if
 // not nil, runs on the loop with the outcome.
@@ -82,12 +71,12 @@ func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) err
 // that, with gnet's outcome.
 func (c *Conn) queue(buf *bytebufferpool.ByteBuffer, then func(error)) error {
 	err := c.gc.AsyncWrite(buf.B, func(_ gnet.Conn, err error) error {
-		putBuffer(buf)
+		codec.PutBuffer(buf)
 		then(err)
 		return nil
 	})
 	if err != nil {
-		putBuffer(buf)
+		codec.PutBuffer(buf)
 		return ErrClosed
 	}
 	return nil

@@ -3,7 +3,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -209,22 +208,7 @@ func TestCoderTooBig(t *testing.T) {
 func TestCoderConcurrentOrder(t *testing.T) {
 	const clients, msgs = 200, 100
 	url := startEcho(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- coderOrdered(url, i, msgs)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	runClients(t, clients, func(i int) error { return coderOrdered(url, i, msgs) })
 }
 
 func coderOrdered(url string, id, n int) error {

@@ -3,7 +3,6 @@ package interop
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -211,22 +210,7 @@ func TestGorillaTooBig(t *testing.T) {
 func TestGorillaConcurrentOrder(t *testing.T) {
 	const clients, msgs = 200, 100
 	url := startEcho(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- gorillaOrdered(url, i, msgs)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	runClients(t, clients, func(i int) error { return gorillaOrdered(url, i, msgs) })
 }
 
 func orderedPayload(client, seq int) []byte {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -126,5 +127,26 @@ func expectTCPClosed(t testing.TB, c net.Conn) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("server did not close the TCP connection within 5s of the close handshake")
+	}
+}
+
+// runClients runs n clients at once and reports every error.
+func runClients(t *testing.T, n int, client func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- client(i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
