@@ -42,7 +42,7 @@ race:
 # bench/ is a separate Go module (load generators, Node comparison).
 bench-module:
 	@if [ -f bench/go.mod ]; then \
-		cd bench && $(GO) vet ./... && $(GO) test -race ./...; \
+		cd bench && $(GO) vet ./... && WSLOOP_IDLE_N=18000 $(GO) test -race -v -run IdleMemory ./idle && $(GO) test -race ./...; \
 	else \
 		echo "bench/go.mod not present; skipping bench module"; \
 	fi

@@ -144,7 +144,8 @@ func (e *Engine) Open() int64 { return e.open.Load() }
 // gets a 1001 close frame after what was already queued for it, and
 // Shutdown waits for them to finish their closing handshake (each at most
 // the close timeout) or for ctx to end; then it stops the event loops,
-// which drop whatever is left, and lets the workers finish their queues.
+// which drop whatever is left, and waits (again at most until ctx ends)
+// for the workers to finish their queues. Safe from any goroutine.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.draining.Swap(true) {
 		return e.Wait()
@@ -170,7 +171,21 @@ wait:
 		err = serr
 	}
 	<-e.stopped
-	e.pool.Close()
+	// The workers finish what is queued (OnClose for every connection)
+	// unless ctx ends first; a handler that never returns cannot hold
+	// Shutdown past ctx.
+	drained := make(chan struct{})
+	go func() {
+		e.pool.Close()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
 	return err
 }
 
