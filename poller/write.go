@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"sync"
 	"syscall"
 
 	"github.com/gobwas/ws"
@@ -9,20 +10,39 @@ import (
 	"github.com/wsloop/wsloop/codec"
 )
 
+// pendingWrite is one frame handed to gnet's AsyncWrite: the pooled buffer
+// gnet reads until its callback, and what to do then. pendingWrites are
+// pooled with their callback bound once, so a Send allocates nothing of
+// wsloop's own.
+type pendingWrite struct {
+	c     *Conn
+	buf   *bytebufferpool.ByteBuffer
+	done  func(error) // data frames: the sender's completion callback
+	close bool        // a close frame: then says what follows
+	then  closeThen
+	cb    gnet.AsyncCallback // w.complete, bound once
+}
+
+var pendingWrites sync.Pool
+
+func init() {
+	// Set here: New refers to complete, which puts back into the pool.
+	pendingWrites.New = func() any {
+		w := new(pendingWrite)
+		w.cb = w.complete
+		return w
+	}
+}
+
 // write frames p as one unfragmented message and queues it with AsyncWrite,
 // which keeps the order of all writes queued from any goroutine. done, if
 // not nil, runs on the loop with the outcome.
 func (c *Conn) write(op ws.OpCode, p []byte, done func(error)) error {
-	buf := bytebufferpool.Get()
-	buf.B = codec.AppendFrame(buf.B[:0], true, op, p)
-	return c.queue(buf, func(err error) {
-		if done != nil {
-			if err != nil {
-				err = ErrClosed
-			}
-			done(err)
-		}
-	})
+	w := pendingWrites.Get().(*pendingWrite)
+	w.c, w.done = c, done
+	w.buf = bytebufferpool.Get()
+	w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
+	return w.queue()
 }
 
 // closeThen says what follows our close frame.
@@ -47,39 +67,56 @@ const (
 // has been handed to gnet, the loop notes it, starts the close timer and
 // does what then says.
 func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) error {
-	buf := bytebufferpool.Get()
-	buf.B = codec.AppendClose(buf.B[:0], code, reason)
-	return c.queue(buf, func(err error) {
-		if err != nil || c.state() == stateClosed {
-			return
-		}
-		c.set(flagCloseSent)
-		c.timer = clk.now()
-		switch {
-		case then == thenLinger:
-			if c.linger() == gnet.Close {
-				_ = c.gc.Close()
-			}
-		case then == thenDrop || c.has(flagCloseRecv):
-			_ = c.gc.Close()
-		}
-	})
+	w := pendingWrites.Get().(*pendingWrite)
+	w.c, w.close, w.then = c, true, then
+	w.buf = bytebufferpool.Get()
+	w.buf.B = codec.AppendClose(w.buf.B[:0], code, reason)
+	return w.queue()
 }
 
-// queue hands buf to gnet's AsyncWrite and returns it to the pool once gnet
-// has written or buffered it (or failed to). then runs on the loop after
-// that, with gnet's outcome.
-func (c *Conn) queue(buf *bytebufferpool.ByteBuffer, then func(error)) error {
-	err := c.gc.AsyncWrite(buf.B, func(_ gnet.Conn, err error) error {
-		codec.PutBuffer(buf)
-		then(err)
-		return nil
-	})
-	if err != nil {
-		codec.PutBuffer(buf)
+// queue hands the frame to gnet's AsyncWrite.
+func (w *pendingWrite) queue() error {
+	if err := w.c.gc.AsyncWrite(w.buf.B, w.cb); err != nil {
+		w.release()
 		return ErrClosed
 	}
 	return nil
+}
+
+// complete is gnet's callback, on the loop, once the frame was written or
+// buffered for the socket (err == nil) or never will be.
+func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
+	c, done, isClose, then := w.c, w.done, w.close, w.then
+	w.release()
+	if !isClose {
+		if done != nil {
+			if err != nil {
+				err = ErrClosed
+			}
+			done(err)
+		}
+		return nil
+	}
+	if err != nil || c.state() == stateClosed {
+		return nil
+	}
+	c.set(flagCloseSent)
+	c.timer = clk.now()
+	switch {
+	case then == thenLinger:
+		if c.linger() == gnet.Close {
+			_ = c.gc.Close()
+		}
+	case then == thenDrop || c.has(flagCloseRecv):
+		_ = c.gc.Close()
+	}
+	return nil
+}
+
+func (w *pendingWrite) release() {
+	codec.PutBuffer(w.buf)
+	*w = pendingWrite{cb: w.cb}
+	pendingWrites.Put(w)
 }
 
 // writeLoop writes a frame directly; only on the connection's loop. gnet
