@@ -26,12 +26,13 @@ const (
 	stateClosed                  // gnet's OnClose ran
 	stateMask      uint32 = 3
 
-	flagCloseSent uint32 = 1 << 2  // our close frame was handed to gnet
-	flagCloseRecv uint32 = 1 << 3  // the peer's close frame arrived
-	flagPingOut   uint32 = 1 << 4  // a heartbeat ping awaits any frame
-	flagOpened    uint32 = 1 << 5  // OnOpen was queued for the handler
-	flagDecoding  uint32 = 1 << 9  // a decoder holds a partial frame: see loop.decoders
-	flagFailed    uint32 = 1 << 10 // a protocol error was found: close queued, input dropped
+	flagCloseSent   uint32 = 1 << 2  // our close frame was handed to gnet
+	flagCloseRecv   uint32 = 1 << 3  // the peer's close frame arrived
+	flagPingOut     uint32 = 1 << 4  // a heartbeat ping awaits any frame
+	flagOpened      uint32 = 1 << 5  // OnOpen was queued for the handler
+	flagDecoding    uint32 = 1 << 9  // a decoder holds a partial frame: see loop.decoders
+	flagFailed      uint32 = 1 << 10 // a protocol error was found: input dropped
+	flagCloseQueued uint32 = 1 << 11 // our close frame is queued: data messages dropped
 
 	pauseMailbox uint32 = 1 << 6 // decoding paused: the mailbox is full
 	pauseQueue   uint32 = 1 << 7 // decoding paused: all mailboxes are full

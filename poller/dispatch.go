@@ -13,12 +13,11 @@ import (
 type taskKind uint8
 
 const (
-	taskOpen       taskKind = iota // call Handler.OnOpen
-	taskMessage                    // call Handler.OnMessage with buf
-	taskPong                       // send a pong with payload buf
-	taskCloseReply                 // echo the peer's close code, drop TCP
-	taskClosed                     // call Handler.OnClose with err
-	taskFail                       // send the close frame for a protocol error
+	taskOpen    taskKind = iota // call Handler.OnOpen
+	taskMessage                 // call Handler.OnMessage with buf
+	taskPong                    // send a pong with payload buf
+	taskClose                   // send our close frame (err, then)
+	taskClosed                  // call Handler.OnClose with err
 )
 
 // task is one mailbox item.
@@ -26,7 +25,7 @@ type task struct {
 	c    *Conn
 	kind taskKind
 	op   ws.OpCode
-	code ws.StatusCode
+	then closeThen
 	size int64 // bytes counted against MaxQueuedBytes
 	buf  *bytebufferpool.ByteBuffer
 	err  error
@@ -100,16 +99,8 @@ func (e *Engine) run(t *task) {
 			_ = c.write(ws.OpPong, t.buf.B, nil)
 		}
 		codec.PutBuffer(t.buf)
-	case taskCloseReply:
-		if c.startClosing() {
-			_ = c.writeClose(t.code, "", thenDrop)
-		} else {
-			_ = c.gc.Close()
-		}
-	case taskFail:
-		if c.startClosing() {
-			_ = c.writeClose(t.code, t.err.(*codec.CloseError).Reason, thenLinger)
-		}
+	case taskClose:
+		c.sendClose(t.err.(*codec.CloseError), t.then)
 	case taskClosed:
 		e.handler.OnClose(c, t.err)
 	}

@@ -177,8 +177,8 @@ func (l *loop) goAway() {
 		c := l.conns[i]
 		switch c.state() {
 		case stateOpen:
-			if c.startClosing() {
-				_ = c.writeClose(errGoingAway.Code, errGoingAway.Reason, thenWait)
+			if !c.has(flagCloseQueued) && !c.closing() {
+				c.closeAfterReplies(errGoingAway, thenWait)
 			}
 		case stateHandshake:
 			_ = l.el.Close(c.gc)

@@ -99,13 +99,13 @@ func (c *Conn) decode(decp **codec.Decoder) gnet.Action {
 			}
 		case codec.EventMessage:
 			op, buf, compressed := dec.TakeMessage()
-			if c.has(flagCloseSent) || compressed {
+			if c.has(flagCloseSent|flagCloseQueued) || compressed {
 				codec.PutBuffer(buf)
 				continue
 			}
 			c.dispatchMessage(op, buf)
 		case codec.EventPing:
-			if !c.has(flagCloseSent) {
+			if !c.has(flagCloseSent | flagCloseQueued) {
 				c.pong(dec.Control())
 			}
 		case codec.EventPong:
@@ -142,17 +142,8 @@ func (c *Conn) peerClose(code ws.StatusCode, reason []byte) gnet.Action {
 	if c.has(flagCloseSent) {
 		return gnet.Close
 	}
-	if c.mbox.Pending() > 0 {
-		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskCloseReply, code: code})
-		return gnet.None
-	}
-	if c.startClosing() {
-		// Queued behind replies workers already sent; its completion
-		// drops TCP.
-		_ = c.writeClose(code, "", thenDrop)
-	}
-	// Otherwise a Close from a worker is queued: its frame completes the
-	// handshake and its completion drops TCP.
+	// Echo the code (RFC 6455 §5.5.1); the frame's completion drops TCP.
+	c.closeAfterReplies(&codec.CloseError{Code: code}, thenDrop)
 	return gnet.None
 }
 

@@ -139,13 +139,31 @@ func (c *Conn) failLoop(err *codec.CloseError) {
 	c.loop.setCloseErr(c, err)
 	c.set(flagFailed)
 	c.timer = clk.now()
+	c.closeAfterReplies(err, thenLinger)
+}
+
+// closeAfterReplies queues our close frame, on the loop, behind the replies
+// to the messages the handler still has: with messages pending it goes
+// through the mailbox, otherwise straight to gnet's queue, which is behind
+// every reply already sent. Data arriving from now on is dropped.
+func (c *Conn) closeAfterReplies(err *codec.CloseError, then closeThen) {
+	c.set(flagCloseQueued)
 	if c.mbox.Pending() > 0 {
-		// Messages before the error still get their replies first.
-		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskFail, code: err.Code, err: err})
+		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskClose, err: err, then: then})
 		return
 	}
+	c.sendClose(err, then)
+}
+
+// sendClose writes our close frame unless one was already queued (by
+// Conn.Close): that one's completion then finishes the job. Any goroutine.
+func (c *Conn) sendClose(err *codec.CloseError, then closeThen) {
 	if c.startClosing() {
-		_ = c.writeClose(err.Code, err.Reason, thenLinger)
+		_ = c.writeClose(err.Code, err.Reason, then)
+		return
+	}
+	if then == thenDrop {
+		_ = c.gc.Close()
 	}
 }
 
