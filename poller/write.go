@@ -20,6 +20,8 @@ type pendingWrite struct {
 	done  func(error) // data frames: the sender's completion callback
 	close bool        // a close frame: then says what follows
 	then  closeThen
+	code  ws.StatusCode // a close frame's code and reason, for OnClose
+	why   string
 	cb    gnet.AsyncCallback // w.complete, bound once
 }
 
@@ -68,7 +70,7 @@ const (
 // does what then says.
 func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) error {
 	w := pendingWrites.Get().(*pendingWrite)
-	w.c, w.close, w.then = c, true, then
+	w.c, w.close, w.then, w.code, w.why = c, true, then, code, reason
 	w.buf = bytebufferpool.Get()
 	w.buf.B = codec.AppendClose(w.buf.B[:0], code, reason)
 	return w.queue()
@@ -86,7 +88,7 @@ func (w *pendingWrite) queue() error {
 // complete is gnet's callback, on the loop, once the frame was written or
 // buffered for the socket (err == nil) or never will be.
 func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
-	c, done, isClose, then := w.c, w.done, w.close, w.then
+	c, done, isClose, then, code, why := w.c, w.done, w.close, w.then, w.code, w.why
 	w.release()
 	if !isClose {
 		if done != nil {
@@ -100,6 +102,9 @@ func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
 	if err != nil || c.state() == stateClosed {
 		return nil
 	}
+	// OnClose reports the first close frame of the two: the peer's if it
+	// came first, else ours.
+	c.loop.setCloseErr(c, &codec.CloseError{Code: code, Reason: why})
 	c.set(flagCloseSent)
 	c.timer = clk.now()
 	switch {
