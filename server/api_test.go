@@ -31,7 +31,7 @@ import (
 // startAPI starts a server for h on a loopback port; Shutdown runs at cleanup.
 // Cleanups registered after this call (client sockets, handler releases) run
 // before the Shutdown.
-func startAPI(t *testing.T, h server.Handler, opts ...server.Option) (*server.Server, string) {
+func startAPI(t testing.TB, h server.Handler, opts ...server.Option) (*server.Server, string) {
 	t.Helper()
 	srv := server.New(h, opts...)
 	if err := srv.Start("127.0.0.1:0"); err != nil {

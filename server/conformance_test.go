@@ -12,7 +12,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
@@ -42,16 +41,7 @@ const (
 
 func startServer(t testing.TB, opts ...server.Option) (*server.Server, string) {
 	t.Helper()
-	srv := server.New(server.Echo(), opts...)
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("server start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, srv.Addr()
+	return startAPI(t, server.Echo(), opts...)
 }
 
 // ---------------------------------------------------------------------------
