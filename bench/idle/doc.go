@@ -3,6 +3,6 @@
 // connections - RSS of the same process with none) / N.
 //
 // The server (cmd/wsloop from the root module) and the load generator
-// (bench/cmd/idleload) run as separate processes built by the test, so the
+// (bench/cmd/wsload) run as separate processes built by the test, so the
 // numbers are those of the real binary, not of a test binary.
 package idle

@@ -5,7 +5,9 @@ package idle
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wsloop/wsloop/bench/loadgen"
 	"time"
 )
 
@@ -96,9 +100,9 @@ func BenchmarkIdleMemory(b *testing.B) {
 func measure(t testing.TB, n int) result {
 	dir := t.TempDir()
 	wsloop := filepath.Join(dir, "wsloop")
-	idleload := filepath.Join(dir, "idleload")
+	wsload := filepath.Join(dir, "wsload")
 	goBuild(t, wsloop, "github.com/wsloop/wsloop/cmd/wsloop")
-	goBuild(t, idleload, "github.com/wsloop/wsloop/bench/cmd/idleload")
+	goBuild(t, wsload, "github.com/wsloop/wsloop/bench/cmd/wsload")
 
 	addr := freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -126,14 +130,15 @@ func measure(t testing.TB, n int) result {
 	pid := srv.Process.Pid
 
 	// Warm up, then take the baseline with no connections open.
-	if out := runIdleload(t, ctx, idleload, addr, warmN, "0s"); !strings.Contains(out, fmt.Sprintf("READY ok=%d fail=0", warmN)) {
-		t.Fatalf("warm-up failed:\n%s", out)
+	if r := runWsload(t, ctx, wsload, addr, warmN); r.ConnsOK != warmN {
+		t.Fatalf("warm-up: %d of %d connections", r.ConnsOK, warmN)
 	}
 	time.Sleep(2 * time.Second)
 	base, _ := settledRSS(t, pid)
 
 	// Open n connections and hold them.
-	load := exec.CommandContext(ctx, idleload, "-addr", addr, "-n", strconv.Itoa(n), "-hold", "5m", "-stdin")
+	load := exec.CommandContext(ctx, wsload, "-mode", "idle", "-addr", addr, "-conns", strconv.Itoa(n),
+		"-src", freshSources(), "-src-count", "4", "-hold", "5m", "-json")
 	stdin, err := load.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +151,7 @@ func measure(t testing.TB, n int) result {
 	load.Stderr = loadErr
 	load.WaitDelay = 5 * time.Second
 	if err := load.Start(); err != nil {
-		t.Fatalf("start idleload: %v", err)
+		t.Fatalf("start wsload: %v", err)
 	}
 	lines := make(chan string, 4)
 	go func() {
@@ -158,13 +163,14 @@ func measure(t testing.TB, n int) result {
 	}()
 	ready := waitLine(t, lines, "READY ", 5*time.Minute, loadErr)
 	var ok, failed int
-	var elapsed string
-	if _, err := fmt.Sscanf(ready, "READY ok=%d fail=%d elapsed=%s", &ok, &failed, &elapsed); err != nil {
+	var secs float64
+	if _, err := fmt.Sscanf(ready, "READY %d %d %g", &ok, &failed, &secs); err != nil {
 		t.Fatalf("bad READY line %q: %v", ready, err)
 	}
 	if ok != n || failed != 0 {
-		t.Fatalf("idleload established %d of %d connections (%d failed); stderr:\n%s\nserver output:\n%s", ok, n, failed, loadErr.String(), srvOut.String())
+		t.Fatalf("wsload established %d of %d connections (%d failed); stderr:\n%s\nserver output:\n%s", ok, n, failed, loadErr.String(), srvOut.String())
 	}
+	elapsed := time.Duration(secs * float64(time.Second)).Round(time.Millisecond).String()
 	// Give the server time to finish any per-connection work, then sample
 	// until the RSS settles.
 	time.Sleep(2 * time.Second)
@@ -173,12 +179,16 @@ func measure(t testing.TB, n int) result {
 
 	// End the hold and check that no connection was dropped meanwhile.
 	_ = stdin.Close()
-	done := waitLine(t, lines, "DONE ", time.Minute, loadErr)
-	if want := fmt.Sprintf("DONE alive=%d dropped=0 ", n); !strings.HasPrefix(done, want) {
-		t.Fatalf("connections were dropped while idle: %q (want prefix %q)", done, want)
+	final := waitLine(t, lines, "{", time.Minute, loadErr)
+	var res loadgen.Result
+	if err := json.Unmarshal([]byte(final), &res); err != nil {
+		t.Fatalf("wsload result %q: %v", final, err)
+	}
+	if res.ConnsOK != n || res.Errors != 0 {
+		t.Fatalf("connections were lost while idle: %+v", res)
 	}
 	if err := load.Wait(); err != nil {
-		t.Fatalf("idleload: %v; stderr:\n%s", err, loadErr.String())
+		t.Fatalf("wsload: %v; stderr:\n%s", err, loadErr.String())
 	}
 	if fds < n {
 		t.Fatalf("server holds %d fds, fewer than the %d connections", fds, n)
@@ -233,16 +243,30 @@ func waitListening(t testing.TB, addr string, srv *exec.Cmd) {
 	t.Fatalf("server did not listen on %s within 20s", addr)
 }
 
-func runIdleload(t testing.TB, ctx context.Context, bin, addr string, n int, hold string) string {
+// runWsload opens n idle connections, closes them at once and returns
+// wsload's result.
+func runWsload(t testing.TB, ctx context.Context, bin, addr string, n int) loadgen.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-addr", addr, "-n", strconv.Itoa(n), "-hold", hold)
-	b, err := cmd.CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, "-mode", "idle", "-addr", addr, "-conns", strconv.Itoa(n),
+		"-src", freshSources(), "-hold", "1ms", "-json")
+	b, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("idleload -n %d: %v\n%s", n, err, b)
+		t.Fatalf("wsload -conns %d: %v\n%s", n, err, b)
 	}
-	return string(b)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var r loadgen.Result
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("wsload result %q: %v", b, err)
+	}
+	return r
+}
+
+// freshSources picks a block of source addresses (127.0.X.2 onwards) unlikely
+// to hold TIME_WAIT sockets from an earlier run to the same port.
+func freshSources() string {
+	return fmt.Sprintf("127.0.%d.2", 16+rand.IntN(200))
 }
 
 func waitLine(t testing.TB, lines <-chan string, prefix string, timeout time.Duration, stderr fmt.Stringer) string {
@@ -253,13 +277,13 @@ func waitLine(t testing.TB, lines <-chan string, prefix string, timeout time.Dur
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("idleload exited before printing %q; stderr:\n%s", prefix, stderr.String())
+				t.Fatalf("wsload exited before printing %q; stderr:\n%s", prefix, stderr.String())
 			}
 			if strings.HasPrefix(l, prefix) {
 				return l
 			}
 		case <-timer.C:
-			t.Fatalf("idleload printed no %q line within %v; stderr:\n%s", prefix, timeout, stderr.String())
+			t.Fatalf("wsload printed no %q line within %v; stderr:\n%s", prefix, timeout, stderr.String())
 		}
 	}
 }

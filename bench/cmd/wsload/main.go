@@ -1,0 +1,136 @@
+// Command wsload is a WebSocket load generator that itself scales: a few
+// epoll loops (one per GOMAXPROCS) drive up to 19,000 connections per
+// process, each bound to a source address in 127.0.0.0/8 with
+// IP_BIND_ADDRESS_NO_PORT. Run several processes for more connections.
+//
+// Modes:
+//
+//	wsload -addr 127.0.0.1:9300 -mode idle -conns 18000 -hold 60s
+//	wsload -addr 127.0.0.1:9300 -mode echo -conns 1000 -size 64 -duration 5s
+//	wsload -addr 127.0.0.1:9300 -mode echo -conns 1000 -rate 20000 -duration 5s
+//
+// Output on stdout: "READY <connected> <failed> <connect_seconds>" once every
+// connection has upgraded or failed, then (with -json) the result as one JSON
+// line (see loadgen.Result), or a human-readable summary. Diagnostics go to
+// stderr. The hold (idle) or the traffic (echo) ends early on SIGINT, SIGTERM
+// or when standard input reaches EOF (unless -watch-stdin=false; a stdin of
+// /dev/null is not watched).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wsloop/wsloop/bench/loadgen"
+)
+
+func main() {
+	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wsload:", err)
+	}
+	os.Exit(code)
+}
+
+func run(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("wsload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        loadgen.Config
+		asJSON     bool
+		watchStdin bool
+	)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9300", "server host:port (127.0.0.0/8 only)")
+	fs.StringVar(&cfg.Path, "path", "/", "request path")
+	fs.IntVar(&cfg.Conns, "conns", 1000, fmt.Sprintf("connections to open (at most %d per process)", loadgen.MaxConns))
+	fs.StringVar(&cfg.Src, "src", "127.0.0.2", "first source address (127.0.0.0/8)")
+	fs.IntVar(&cfg.SrcCount, "src-count", 0, "source addresses used round-robin from -src (0: ceil(conns/20000)+1)")
+	fs.IntVar(&cfg.ConnectInflight, "connect-inflight", 512, "connects and upgrades in flight at once")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "per connection: connect plus upgrade")
+	fs.StringVar(&cfg.Mode, "mode", "idle", "idle or echo")
+	fs.IntVar(&cfg.Size, "size", 1024, "echo: message payload bytes (>= 8)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "echo: total messages per second, open loop (0: closed loop)")
+	fs.IntVar(&cfg.Inflight, "inflight", 1, "echo closed loop: messages outstanding per connection")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "echo: unrecorded time before measuring (negative: none)")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "echo: measured time")
+	fs.DurationVar(&cfg.Drain, "drain", 2*time.Second, "echo: longest wait for replies after sending stops")
+	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections (negative: close at once)")
+	fs.IntVar(&cfg.Loops, "loops", 0, "epoll loops (0: GOMAXPROCS)")
+	fs.DurationVar(&cfg.Deadline, "deadline", 0, "hard cap on the whole run (0: derived from the other limits)")
+	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON line")
+	fs.BoolVar(&watchStdin, "watch-stdin", true, "end the hold/traffic when stdin reaches EOF (not when stdin is /dev/null)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, nil
+	}
+	if fs.NArg() > 0 {
+		return 2, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg.Log = func(msg string) { fmt.Fprintln(stderr, "wsload:", msg) }
+	cfg.Ready = func(ok, failed int, secs float64) {
+		fmt.Fprintf(stdout, "READY %d %d %.3f\n", ok, failed, secs)
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	if watchStdin && !stdinIsNull() {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			cancel()
+		}()
+	}
+
+	res, err := loadgen.Run(ctx, cfg)
+	if res == nil {
+		return 2, err
+	}
+	if asJSON {
+		b, jerr := json.Marshal(res)
+		if jerr != nil {
+			return 1, jerr
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		printSummary(stdout, res)
+	}
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+func stdinIsNull() bool {
+	st, err := os.Stdin.Stat()
+	if err != nil {
+		return true
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(st, null)
+}
+
+func printSummary(w io.Writer, r *loadgen.Result) {
+	fmt.Fprintf(w, "mode=%s conns=%d ok=%d failed=%d connect=%.3fs duration=%.3fs errors=%d\n",
+		r.Mode, r.ConnsRequested, r.ConnsOK, r.ConnsFailed, r.ConnectSeconds, r.DurationSeconds, r.Errors)
+	if r.Mode != loadgen.ModeEcho {
+		return
+	}
+	fmt.Fprintf(w, "sent=%d recv=%d bytes=%d backlogged=%d msgs/s=%.0f\n",
+		r.MsgsSent, r.MsgsRecv, r.BytesRecv, r.Backlogged, r.MsgsPerSecond())
+	h, err := r.Histogram()
+	if err != nil || h.TotalCount() == 0 {
+		return
+	}
+	fmt.Fprintf(w, "rtt µs: min=%d p50=%d p90=%d p99=%d p99.9=%d max=%d mean=%.1f\n",
+		h.Min(), h.ValueAtQuantile(50), h.ValueAtQuantile(90), h.ValueAtQuantile(99),
+		h.ValueAtQuantile(99.9), h.Max(), h.Mean())
+}
