@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 # Prerequisites of `test` must run in the listed order, even under -j.
 .NOTPARALLEL:
 
-.PHONY: all run build test fmt-check vet cross race bench-module fuzz bench
+.PHONY: all run build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million
 
 all: build
 
@@ -53,5 +53,20 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./codec/
 	$(GO) test -run='^$$' -fuzz='^FuzzUpgrade$$' -fuzztime=$(FUZZTIME) ./codec/
 
-bench:
+# Micro-benchmarks of the core (allocations on the hot paths).
+bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+BENCH_OUT ?= results
+# Side-by-side comparison of all peers (about 7 minutes): idle 18K,
+# echo 1 KiB x 10K, echo 64 B x 1K. Table on stdout, JSON and charts in
+# bench/$(BENCH_OUT).
+bench:
+	cd bench && $(GO) run ./cmd/wsbench -scenario idle -conns 18000 -hold 10s -rounds 2 -json $(BENCH_OUT)/idle.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 10000 -size 1024 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x10000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000.json -charts $(BENCH_OUT)/charts
+
+# 1,000,000 idle connections to wsloop over SO_REUSEPORT processes; sets the
+# sysctls it needs (as root) and restores them, even on failure.
+bench-million:
+	cd bench && $(GO) run ./cmd/wsbench -scenario million -servers wsloop -conns 1000000 -rounds 1 -pin=false -json $(BENCH_OUT)/million.json -charts $(BENCH_OUT)/charts

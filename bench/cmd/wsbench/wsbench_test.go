@@ -1,0 +1,218 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestScenariosTiny runs every scenario once at a tiny size against wsloop
+// and gorilla through the real command path (build, start, pin, load,
+// measure, stop, JSON, charts), so that the harness cannot rot. The million
+// scenario runs with 2,000 connections over 2 server processes and 2 load
+// processes, without touching sysctls.
+func TestScenariosTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers and load generators; skipped in -short mode")
+	}
+	binDir := t.TempDir()
+	cases := []struct {
+		name  string
+		conns int
+		args  []string
+	}{
+		{"idle", 200, []string{"-hold", "1s"}},
+		{"echo", 50, []string{"-size", "64", "-duration", "1s", "-warmup", "300ms"}},
+		{"million", 2000, []string{"-procs", "2", "-per-load", "1000", "-no-sysctl", "-hold", "1s"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			jsonPath := filepath.Join(out, "r.json")
+			charts := filepath.Join(out, "charts")
+			args := append([]string{
+				"-scenario", tc.name, "-servers", "wsloop,gorilla", "-conns", strconv.Itoa(tc.conns),
+				"-rounds", "1", "-settle", "200ms", "-mem-floor", "256MiB",
+				"-json", jsonPath, "-charts", charts, "-bin-dir", binDir, "-progress=false", "-warm-run=false",
+			}, tc.args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, args, &stdout, &stderr)
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			if err != nil {
+				t.Fatalf("wsbench %s: %v", strings.Join(args, " "), err)
+			}
+			for _, want := range []string{"wsloop", "gorilla", "×)"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("table lacks %q", want)
+				}
+			}
+
+			b, err := os.ReadFile(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sums []summary
+			if err := json.Unmarshal(b, &sums); err != nil {
+				t.Fatalf("JSON: %v", err)
+			}
+			// The documented field names are present in the raw JSON too.
+			var raw []map[string]any
+			if err := json.Unmarshal(b, &raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"scenario", "server", "conns", "msg_bytes", "msgs_per_sec", "p50_us", "p99_us", "p999_us",
+				"server_cpu_seconds", "rss_bytes", "rss_marginal_bytes_per_conn", "errors", "rounds", "raw", "settings"} {
+				if _, ok := raw[0][k]; !ok {
+					t.Errorf("JSON object lacks %q", k)
+				}
+			}
+			if len(sums) != 2 {
+				t.Fatalf("want 2 results (wsloop, gorilla), got %d", len(sums))
+			}
+			for _, s := range sums {
+				checkSummary(t, tc.name, tc.conns, s)
+			}
+			if sums[0].Ratio["rss_bytes"] != 1 {
+				t.Errorf("wsloop's ratio to itself = %v, want 1", sums[0].Ratio["rss_bytes"])
+			}
+
+			pngs, _ := filepath.Glob(filepath.Join(charts, "*.png"))
+			_, want := metricsFor(tc.name)
+			if len(pngs) != len(want) {
+				t.Errorf("%d charts, want %d: %v", len(pngs), len(want), pngs)
+			}
+			for _, p := range pngs {
+				b, err := os.ReadFile(p)
+				if err != nil || len(b) < 1000 || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+					t.Errorf("%s is not a plausible PNG (%d bytes, %v)", p, len(b), err)
+				}
+			}
+		})
+	}
+}
+
+func checkSummary(t *testing.T, scenario string, conns int, s summary) {
+	t.Helper()
+	bad := func(format string, a ...any) { t.Errorf(s.Server+": "+format, a...) }
+	if s.Scenario != scenario || s.Conns != conns || s.Rounds != 1 || s.RoundsOK != 1 {
+		bad("scenario %q conns %d rounds %d ok %d; raw %+v", s.Scenario, s.Conns, s.Rounds, s.RoundsOK, s.Raw)
+		return
+	}
+	if s.ConnsOK != float64(conns) || s.Errors != 0 {
+		bad("conns_ok %v of %d, errors %d", s.ConnsOK, conns, s.Errors)
+	}
+	if s.RSSBaseBytes < 1<<20 || s.RSSBytes < s.RSSBaseBytes/2 || s.RSSBytes > 4<<30 {
+		bad("implausible RSS: base %v, with %v", s.RSSBaseBytes, s.RSSBytes)
+	}
+	if s.ConnectSeconds <= 0 || s.ConnectSeconds > 30 {
+		bad("connect_seconds %v", s.ConnectSeconds)
+	}
+	if s.ServerCPU < 0 {
+		bad("server_cpu_seconds %v", s.ServerCPU)
+	}
+	if s.Settings.NumCPU < 1 || s.Settings.Kernel == "" || s.Settings.GOGC == "" {
+		bad("settings not filled: %+v", s.Settings)
+	}
+	switch scenario {
+	case "echo":
+		if s.MsgBytes != 64 || s.MsgsPerSec <= 0 || s.P50us <= 0 || s.P50us > s.P99us || s.P99us > s.P999us {
+			bad("echo figures: %d B, %v msgs/s, p50 %v p99 %v p999 %v", s.MsgBytes, s.MsgsPerSec, s.P50us, s.P99us, s.P999us)
+		}
+		if s.ServerCPU <= 0 || s.CPUPerMillion <= 0 {
+			bad("echo CPU: %v s, %v s per M msgs", s.ServerCPU, s.CPUPerMillion)
+		}
+	case "million":
+		if s.ServerProcs != 2 || s.LoadProcs != 2 || s.Raw[0].LoadProcs != 2 || s.Settings.Sysctls {
+			bad("million: %d server procs, %d load procs, sysctls %v", s.ServerProcs, s.LoadProcs, s.Settings.Sysctls)
+		}
+	}
+}
+
+// TestSysctlGuard checks the save/set/restore cycle on a fake /proc/sys:
+// only values below the target are changed, and restoreAll puts back
+// exactly what was there, once, however often it is called.
+func TestSysctlGuard(t *testing.T) {
+	root := t.TempDir()
+	old := sysctlRoot
+	sysctlRoot = root
+	defer func() { sysctlRoot = old }()
+	initial := map[string]string{
+		"fs.file-max":                  "2466177",
+		"fs.nr_open":                   "1048576",
+		"net.core.somaxconn":           "4096",
+		"net.ipv4.tcp_max_syn_backlog": "2048",
+		"net.ipv4.ip_local_port_range": "32768\t60999",
+		// tcp_migrate_req deliberately absent: skipped, not an error.
+	}
+	for k, v := range initial {
+		p := sysctlPath(k)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &sysctlGuard{logf: t.Logf}
+	if err := g.apply(millionSysctls); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"fs.file-max":                  "4000000",
+		"fs.nr_open":                   "1048576",
+		"net.core.somaxconn":           "65535",
+		"net.ipv4.tcp_max_syn_backlog": "65535",
+		"net.ipv4.ip_local_port_range": "1024 65535",
+	}
+	for k, v := range want {
+		if got, _ := readSysctl(k); got != v {
+			t.Errorf("after apply %s = %q, want %q", k, got, v)
+		}
+	}
+	g.restoreAll()
+	g.restoreAll()
+	for k, v := range initial {
+		if got, _ := readSysctl(k); got != strings.Join(strings.Fields(v), " ") {
+			t.Errorf("after restore %s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestParseHelpers(t *testing.T) {
+	for in, want := range map[string]int64{"4GiB": 4 << 30, "512MiB": 512 << 20, "1000": 1000, "1.5KiB": 1536} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if r, ok := parseReady("READY 17990 10 3.250"); !ok || r.ok != 17990 || r.failed != 10 || r.secs != 3.25 {
+		t.Errorf("parseReady: %+v %v", r, ok)
+	}
+	if _, ok := parseReady("READY x"); ok {
+		t.Error("parseReady accepted a bad line")
+	}
+	if m := median([]float64{3, 1, 2, 10}); m != 2.5 {
+		t.Errorf("median = %v", m)
+	}
+	s := newSrcBlocks()
+	seen := map[string]bool{}
+	for i := 0; i < 70000; i++ {
+		a := s.take()
+		if !strings.HasPrefix(a, "127.") || strings.HasPrefix(a, "127.0.") || !strings.HasSuffix(a, ".1") {
+			t.Fatalf("bad source block %q", a)
+		}
+		if i < 253*256 && seen[a] {
+			t.Fatalf("source block %q handed out twice", a)
+		}
+		seen[a] = true
+	}
+}
