@@ -40,19 +40,21 @@ func TestBits(t *testing.T) {
 // count moved by 10% (at least 1000) and then held still.
 func TestTrimmer(t *testing.T) {
 	var tr trimmer
+	var now uint32
 	step := func(conns int64, ticks int) {
 		for range ticks {
-			tr.tick(conns)
+			now++
+			tr.tick(conns, now)
 			for tr.running.Load() {
 				runtime.Gosched()
 			}
 		}
 	}
-	step(500, 2*trimSettleTicks) // too small a change
+	step(500, 2*trimSettle) // too small a change
 	if tr.base != 0 {
 		t.Fatalf("trimmed after a change of 500: base %d", tr.base)
 	}
-	step(20000, trimSettleTicks-1) // not settled yet
+	step(20000, trimSettle-1) // not settled yet
 	if tr.base != 0 {
 		t.Fatal("trimmed before the count settled")
 	}
@@ -60,11 +62,11 @@ func TestTrimmer(t *testing.T) {
 	if tr.base != 20000 {
 		t.Fatalf("no trim once settled: base %d", tr.base)
 	}
-	step(20500, 2*trimSettleTicks) // under 10% of 20000
+	step(20500, 2*trimSettle) // under 10% of 20000
 	if tr.base != 20000 {
 		t.Fatalf("trimmed again after a small change: base %d", tr.base)
 	}
-	step(0, 2*trimSettleTicks) // everyone left
+	step(0, 2*trimSettle) // everyone left
 	if tr.base != 0 {
 		t.Fatalf("no trim after a disconnect storm: base %d", tr.base)
 	}

@@ -15,26 +15,25 @@ import (
 type trimmer struct {
 	base    int64  // connection count at the last trim
 	last    int64  // count at the previous tick
-	stable  uint32 // ticks the count has stayed within 1% of last
+	since   uint32 // clock ticks: when the count last moved by more than 1%
 	running atomic.Bool
 }
 
-// trimSettleTicks is how long the count must stay put before a trim.
-const trimSettleTicks = 20
+// trimSettle is how long, in clock ticks, the count must stay put before a
+// trim.
+const trimSettle = 20
 
-// tick runs on the ticker goroutine with the current connection count.
-func (t *trimmer) tick(conns int64) {
+// tick runs on the ticker goroutine with the connection count and the clock.
+func (t *trimmer) tick(conns int64, now uint32) {
 	if d := conns - t.last; d > conns/100+10 || -d > conns/100+10 {
-		t.stable = 0
-	} else {
-		t.stable++
+		t.since = now
 	}
 	t.last = conns
 	moved := conns - t.base
 	if moved < 0 {
 		moved = -moved
 	}
-	if t.stable < trimSettleTicks || moved < max(1000, t.base/10) {
+	if now-t.since < trimSettle || moved < max(1000, t.base/10) {
 		return
 	}
 	if !t.running.CompareAndSwap(false, true) {

@@ -13,6 +13,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,6 +53,7 @@ func run(args []string) error {
 		logLevel      = fs.String("log-level", "info", "log level: debug, info, warn, error")
 		readBufferCap = fs.Int("read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")
 		trimMemory    = fs.Bool("trim-memory", true, "return free heap to the OS after connection storms")
+		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; empty: off)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,6 +88,14 @@ func run(args []string) error {
 	)
 	if err := srv.Start(*addr); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		go func() {
+			// The default mux carries net/http/pprof's handlers.
+			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
+				logger.Error("pprof listener", "err", err)
+			}
+		}()
 	}
 	logger.Info("listening", "addr", srv.Addr(), "mode", *mode, "pid", os.Getpid(), "reuseport", *reusePort)
 

@@ -217,6 +217,16 @@ func (b *bench) startServers(sp spec, server, addr string) ([]*child, error) {
 		args := []string{"-addr", addr}
 		if server == "wsloop" {
 			args = append(args, "-log-level", "warn")
+			if sp.serverProcs > 1 {
+				// Dozens of processes share two cores: one event loop
+				// and two workers each keep the threads (and the
+				// context switches per connection) few. The heartbeat
+				// is slowed to what a million idle connections on two
+				// cores can afford (33,000 pings/s at the 30 s
+				// default, while the starved load generators answer
+				// late and get dropped); the peers send none at all.
+				args = append(args, "-loops", "1", "-workers", "2", "-ping-interval", "5m")
+			}
 		}
 		if sp.reuseport {
 			args = append(args, "-reuseport")
@@ -365,7 +375,9 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 	// Load processes.
 	n := ceilDiv(sp.conns, cfg.perLoad)
 	rr.LoadProcs = n
-	connectBudget := 60*time.Second + time.Duration(sp.conns)*100*time.Microsecond
+	// Dozens of server and load processes on two cores upgrade about
+	// 7,000 connections a second: 1M takes over two minutes.
+	connectBudget := 60*time.Second + time.Duration(sp.conns)*250*time.Microsecond
 	inuse0, _ := tcpInUse()
 	var loads []*child
 	defer func() {
@@ -387,8 +399,12 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 		if cfg.connectInflight > 0 {
 			args = append(args, "-connect-inflight", strconv.Itoa(cfg.connectInflight))
 		}
-		if cfg.connectTimeout > 0 {
+		switch {
+		case cfg.connectTimeout > 0:
 			args = append(args, "-connect-timeout", cfg.connectTimeout.String())
+		case sp.name == "million":
+			// Also sets wsload's connect-phase cap (twice this).
+			args = append(args, "-connect-timeout", (connectBudget / 2).Round(time.Second).String())
 		}
 		if sp.name == "echo" {
 			rate := sp.rate * float64(conns) / float64(sp.conns)
