@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/wsloop/wsloop/bench/loadgen"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/syncbuf"
+	"github.com/wsloop/wsloop/bench/loadgen"
 )
 
 const (
@@ -108,7 +108,7 @@ func measure(t testing.TB, n int) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	srv := exec.CommandContext(ctx, wsloop, "-addr", addr)
-	srvOut := &syncBuffer{}
+	srvOut := &syncbuf.Buffer{}
 	srv.Stdout = srvOut
 	srv.Stderr = srvOut
 	srv.WaitDelay = 5 * time.Second
@@ -147,7 +147,7 @@ func measure(t testing.TB, n int) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loadErr := &syncBuffer{}
+	loadErr := &syncbuf.Buffer{}
 	load.Stderr = loadErr
 	load.WaitDelay = 5 * time.Second
 	if err := load.Start(); err != nil {
@@ -334,23 +334,4 @@ func countFDs(pid int) int {
 		return -1
 	}
 	return len(ents)
-}
-
-// syncBuffer collects a child's output; String may be called while the
-// child still writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -12,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsloop/wsloop/bench/internal/syncbuf"
 )
 
 // peers are the peer servers under bench/peers, each a main package named
@@ -72,29 +72,10 @@ func buildPeers(t *testing.T) string {
 	return dir
 }
 
-// syncBuffer collects a process's stderr; exec writes it from its own
-// goroutine while the test may read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type server struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	extra  chan string   // stdout lines after the listening line
 	done   chan struct{} // closed when stdout reaches EOF
 	exited chan struct{} // closed when the process has been waited for
@@ -107,7 +88,7 @@ func start(t *testing.T, bin string) *server {
 	t.Helper()
 	s := &server{
 		cmd:    exec.Command(bin, "-addr", "127.0.0.1:0", "-max-message", fmt.Sprint(maxMessage)),
-		stderr: &syncBuffer{},
+		stderr: &syncbuf.Buffer{},
 		extra:  make(chan string, 100),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
