@@ -17,6 +17,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -54,6 +55,8 @@ func run(args []string) error {
 		readBufferCap = fs.Int("read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")
 		trimMemory    = fs.Bool("trim-memory", true, "return free heap to the OS after connection storms")
 		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; empty: off)")
+		gogc          = fs.Int("gogc", 0, "Go GC target percentage, as GOGC (0: leave the runtime's setting; negative: GC off)")
+		memLimit      = fs.Int64("memory-limit", 0, "Go soft memory limit in bytes, as GOMEMLIMIT (0: leave the runtime's setting)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,6 +64,14 @@ func run(args []string) error {
 	logger, err := newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+	// The heap's headroom is part of RSS: GOGC trades it for GC CPU, and
+	// a memory limit caps it (see README, "Memory per idle connection").
+	if *gogc != 0 {
+		debug.SetGCPercent(*gogc)
+	}
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit)
 	}
 	var h server.Handler
 	switch *mode {
