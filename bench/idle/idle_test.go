@@ -171,9 +171,10 @@ func measure(t testing.TB, n int) result {
 		t.Fatalf("wsload established %d of %d connections (%d failed); stderr:\n%s\nserver output:\n%s", ok, n, failed, loadErr.String(), srvOut.String())
 	}
 	elapsed := time.Duration(secs * float64(time.Second)).Round(time.Millisecond).String()
-	// Give the server time to finish any per-connection work, then sample
-	// until the RSS settles.
-	time.Sleep(2 * time.Second)
+	// Give the server time to finish any per-connection work and to trim
+	// its heap (cmd/wsloop does so once the connection count has held still
+	// for 2 s, checked on its 1 s tick), then sample until the RSS settles.
+	time.Sleep(5 * time.Second)
 	with, settledAfter := settledRSS(t, pid)
 	fds := countFDs(pid)
 

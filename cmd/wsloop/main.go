@@ -13,8 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
-	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -54,7 +52,7 @@ func run(args []string) error {
 		logLevel      = fs.String("log-level", "info", "log level: debug, info, warn, error")
 		readBufferCap = fs.Int("read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")
 		trimMemory    = fs.Bool("trim-memory", true, "return free heap to the OS after connection storms")
-		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; empty: off)")
+		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; needs -tags pprof)")
 		gogc          = fs.Int("gogc", 0, "Go GC target percentage, as GOGC (0: leave the runtime's setting; negative: GC off)")
 		memLimit      = fs.Int64("memory-limit", 0, "Go soft memory limit in bytes, as GOMEMLIMIT (0: leave the runtime's setting)")
 	)
@@ -101,12 +99,10 @@ func run(args []string) error {
 		return err
 	}
 	if *pprofAddr != "" {
-		go func() {
-			// The default mux carries net/http/pprof's handlers.
-			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
-				logger.Error("pprof listener", "err", err)
-			}
-		}()
+		if servePprof == nil {
+			return errors.New("-pprof needs a build with -tags pprof (go build -tags pprof ./cmd/wsloop)")
+		}
+		go servePprof(*pprofAddr, logger)
 	}
 	logger.Info("listening", "addr", srv.Addr(), "mode", *mode, "pid", os.Getpid(), "reuseport", *reusePort)
 
@@ -122,6 +118,10 @@ func run(args []string) error {
 	logger.Info("stopped")
 	return nil
 }
+
+// servePprof serves net/http/pprof; set only in builds with -tags pprof
+// (pprof.go), which keeps net/http out of the default binary.
+var servePprof func(addr string, logger *slog.Logger)
 
 func newLogger(format, level string) (*slog.Logger, error) {
 	var lv slog.Level
