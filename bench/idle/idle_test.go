@@ -4,6 +4,7 @@ package idle
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,19 +64,31 @@ func idleN(t testing.TB, def int) (int, float64) {
 
 // TestIdleMemory opens WSLOOP_IDLE_N (default 2000) idle connections and
 // checks the marginal RSS per connection: at most 600 B from 18,000
-// connections up, at most 1500 B below that.
+// connections up, at most 1500 B below that. The full measurement is taken
+// three times, each against a fresh server process, and the median is
+// checked, so that one noisy reading on a shared machine neither passes
+// nor fails it alone; every reading is printed.
 func TestIdleMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping idle memory measurement in -short mode")
 	}
 	n, bound := idleN(t, quickN)
-	r := measure(t, n)
-	line := fmt.Sprintf("idle: conns=%d rss_base=%d rss_with=%d marginal_per_conn=%.0f B (bound %.0f B, server fds=%d, established in %s, rss settled after %s)",
-		r.n, r.base, r.with, r.marginal, bound, r.fds, r.establishElapsed, r.settled)
-	fmt.Println(line)
-	t.Log(line)
-	if r.marginal > bound {
-		t.Fatalf("marginal RSS %.0f B per idle connection exceeds %.0f B", r.marginal, bound)
+	runs := 1
+	if n >= fullN {
+		runs = 3
+	}
+	var rs []result
+	for range runs {
+		r := measure(t, n)
+		line := fmt.Sprintf("idle: conns=%d rss_base=%d rss_with=%d marginal_per_conn=%.0f B (bound %.0f B, server fds=%d, established in %s, rss settled after %s)",
+			r.n, r.base, r.with, r.marginal, bound, r.fds, r.establishElapsed, r.settled)
+		fmt.Println(line)
+		t.Log(line)
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.marginal, b.marginal) })
+	if med := rs[len(rs)/2].marginal; med > bound {
+		t.Fatalf("median marginal RSS %.0f B per idle connection exceeds %.0f B", med, bound)
 	}
 }
 
