@@ -604,22 +604,14 @@ func (l *loop) write(i int) bool {
 		return true
 	}
 	for len(data) > 0 {
-		n, err := unix.Write(int(c.fd), data)
-		if n > 0 {
-			data = data[n:]
-			continue
+		n, ok := l.writeSome(i, data)
+		if !ok {
+			return false
 		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
+		if n == 0 {
 			break
 		}
-		if err == nil {
-			err = errEOF
-		}
-		l.drop(i, fmt.Errorf("write: %w", err))
-		return false
+		data = data[n:]
 	}
 	if len(data) > 0 {
 		c.wbuf = append([]byte(nil), data...)
@@ -631,100 +623,112 @@ func (l *loop) write(i int) bool {
 func (l *loop) flush(i int) bool {
 	c := &l.conns[i]
 	for len(c.wbuf) > 0 {
-		n, err := unix.Write(int(c.fd), c.wbuf)
-		if n > 0 {
-			m := copy(c.wbuf, c.wbuf[n:])
-			c.wbuf = c.wbuf[:m]
-			continue
+		n, ok := l.writeSome(i, c.wbuf)
+		if !ok {
+			return false
 		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
+		if n == 0 {
 			return true
 		}
-		if err == nil {
-			err = errEOF
-		}
-		l.drop(i, fmt.Errorf("write: %w", err))
-		return false
+		m := copy(c.wbuf, c.wbuf[n:])
+		c.wbuf = c.wbuf[:m]
 	}
 	c.wbuf = nil
 	return true
 }
 
+// readSome reads once into l.rbuf, retrying EINTR. It returns what was
+// read, nothing with ok on EAGAIN, and ok == false once it has dropped the
+// connection for a read error or EOF (what names the phase in the error).
+func (l *loop) readSome(i int, what string) (p []byte, ok bool) {
+	for {
+		n, err := unix.Read(int(l.conns[i].fd), l.rbuf)
+		switch {
+		case n > 0:
+			return l.rbuf[:n], true
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return nil, true
+		case err == nil:
+			err = errEOF
+		}
+		l.drop(i, fmt.Errorf("%s: %w", what, err))
+		return nil, false
+	}
+}
+
+// writeSome writes once from p, retrying EINTR. It returns how much was
+// written (0 on EAGAIN), and ok == false once it has dropped the connection.
+func (l *loop) writeSome(i int, p []byte) (n int, ok bool) {
+	for {
+		n, err := unix.Write(int(l.conns[i].fd), p)
+		switch {
+		case n > 0:
+			return n, true
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, true
+		case err == nil:
+			err = errEOF
+		}
+		l.drop(i, fmt.Errorf("write: %w", err))
+		return 0, false
+	}
+}
+
 func (l *loop) readHandshake(i int) {
 	c := &l.conns[i]
 	for {
-		n, err := unix.Read(int(c.fd), l.rbuf)
-		if n > 0 {
-			c.hs.buf = append(c.hs.buf, l.rbuf[:n]...)
-			hl, perr := parseResponse(c.hs.buf, c.hs.accept[:])
-			if perr != nil {
-				l.drop(i, perr)
-				return
-			}
-			if hl > 0 {
-				rest := c.hs.buf[hl:]
-				c.hs = nil
-				c.state = stOpen
-				l.pending--
-				l.ok++
-				if len(rest) > 0 {
-					l.consume(i, rest)
-					if c.state != stOpen {
-						return
-					}
-				}
-				l.readFrames(i)
-				return
-			}
-			if n < len(l.rbuf) {
-				return
-			}
-			continue
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
+		p, ok := l.readSome(i, "upgrade")
+		if !ok || len(p) == 0 {
 			return
 		}
-		if err == nil {
-			err = errEOF
+		c.hs.buf = append(c.hs.buf, p...)
+		hl, err := parseResponse(c.hs.buf, c.hs.accept[:])
+		if err != nil {
+			l.drop(i, err)
+			return
 		}
-		l.drop(i, fmt.Errorf("upgrade: %w", err))
-		return
+		if hl > 0 {
+			rest := c.hs.buf[hl:]
+			c.hs = nil
+			c.state = stOpen
+			l.pending--
+			l.ok++
+			if len(rest) > 0 {
+				l.consume(i, rest)
+				if c.state != stOpen {
+					return
+				}
+			}
+			l.readFrames(i)
+			return
+		}
+		if len(p) < len(l.rbuf) {
+			return
+		}
 	}
 }
 
 func (l *loop) readFrames(i int) {
 	c := &l.conns[i]
 	for {
-		n, err := unix.Read(int(c.fd), l.rbuf)
-		if n > 0 {
-			l.consume(i, l.rbuf[:n])
-			if c.state != stOpen {
-				return
-			}
-			if n < len(l.rbuf) {
-				break
-			}
-			continue
+		p, ok := l.readSome(i, "read")
+		if !ok {
+			return
 		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
+		if len(p) == 0 {
 			break
 		}
-		if err == nil {
-			err = errEOF
-		} else {
-			err = fmt.Errorf("read: %w", err)
+		l.consume(i, p)
+		if c.state != stOpen {
+			return
 		}
-		l.drop(i, err)
-		return
+		if len(p) < len(l.rbuf) {
+			break
+		}
 	}
 	l.write(i)
 }
