@@ -90,9 +90,6 @@ func New(h Handler, cfg Config) *Engine {
 	return e
 }
 
-// Config returns the configuration in force, defaults filled in.
-func (e *Engine) Config() Config { return e.cfg }
-
 // Start begins serving addr ("host:port") in the background and returns
 // once the listener is bound, or with the error that prevented it.
 //

@@ -88,11 +88,6 @@ func (l *loop) setCloseErr(c *Conn, err *codec.CloseError) {
 	}
 }
 
-func (l *loop) hasCloseErr(c *Conn) bool {
-	_, ok := l.closeErrs[c]
-	return ok
-}
-
 // takeCloseErr returns and forgets how c ended, or nil, and drops its
 // other loop-side state.
 func (l *loop) takeCloseErr(c *Conn) *codec.CloseError {

@@ -135,9 +135,7 @@ func (c *Conn) pong(payload []byte) {
 // TCP first.
 func (c *Conn) peerClose(code ws.StatusCode, reason []byte) gnet.Action {
 	c.set(flagCloseRecv)
-	if !c.loop.hasCloseErr(c) {
-		c.loop.setCloseErr(c, &codec.CloseError{Code: code, Reason: string(reason)})
-	}
+	c.loop.setCloseErr(c, &codec.CloseError{Code: code, Reason: string(reason)})
 	discardAll(c.gc)
 	if c.has(flagCloseSent) {
 		return gnet.Close
