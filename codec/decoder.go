@@ -110,6 +110,11 @@ func (d *Decoder) Init(cfg DecoderConfig) {
 	d.compression = cfg.Compression
 }
 
+// Config returns d's configuration.
+func (d *Decoder) Config() DecoderConfig {
+	return DecoderConfig{MaxMessageSize: d.max, Compression: d.compression}
+}
+
 // Reset drops any partial or untaken message (returning its buffer with
 // PutBuffer) and clears all state except the configuration.
 func (d *Decoder) Reset() {

@@ -15,3 +15,11 @@ func PutBuffer(buf *bytebufferpool.ByteBuffer) {
 	}
 	bytebufferpool.Put(buf)
 }
+
+// PutBufferTo is PutBuffer for a buffer taken from pool p.
+func PutBufferTo(p *bytebufferpool.Pool, buf *bytebufferpool.ByteBuffer) {
+	if buf == nil || cap(buf.B) > MaxPooledBufferSize {
+		return
+	}
+	p.Put(buf)
+}

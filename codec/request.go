@@ -3,6 +3,7 @@ package codec
 import (
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // Request is a parsed HTTP/1.1 request head held as a single string, which is
@@ -18,6 +19,14 @@ type Request struct {
 // terminating blank line) into a new Request. head is not retained.
 func NewRequest(head []byte) Request {
 	return Request{head: string(head)}
+}
+
+// BorrowRequest returns a Request that reads head in place, without a
+// copy: it is valid only while head is neither modified nor reused (for
+// gnet's buffers: until the event handler returns) and must not be
+// retained. Use NewRequest for a Request that outlives head.
+func BorrowRequest(head []byte) Request {
+	return Request{head: unsafe.String(unsafe.SliceData(head), len(head))}
 }
 
 // Head returns the whole request head as given to NewRequest.

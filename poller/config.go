@@ -1,7 +1,10 @@
 package poller
 
 import (
+	"crypto/tls"
 	"log/slog"
+	"net"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -19,7 +22,27 @@ const (
 	DefaultPingInterval     = 30 * time.Second
 	DefaultPongTimeout      = 20 * time.Second
 	DefaultReadBufferCap    = 64 << 10
+	DefaultMaxOutbound      = 4 << 20
+	DefaultCompressMin      = 256
 )
+
+// SlowConsumerPolicy says what happens to a connection whose peer does not
+// read as fast as the server sends.
+type SlowConsumerPolicy uint8
+
+// Slow-consumer policies.
+const (
+	// SlowClose closes the connection with 1008 "slow consumer" and drops
+	// what is queued for it (the default).
+	SlowClose SlowConsumerPolicy = iota
+	// SlowDrop drops the message being sent and counts it; the connection
+	// stays open and later messages go out once its backlog falls under
+	// half of the cap.
+	SlowDrop
+)
+
+// AuthFunc decides whether an upgrade may proceed; see Config.Auth.
+type AuthFunc func(req *codec.Request, remote net.Addr) (identity any, err error)
 
 // Config is the engine's configuration. The server package fills it from its
 // functional options; a zero field means "use the default" unless its
@@ -77,6 +100,72 @@ type Config struct {
 	// HTTP answers plain HTTP requests that are not WebSocket upgrades. It
 	// runs on the event loop and must not block. nil answers 426.
 	HTTP HTTPHandler
+
+	// Compression enables permessage-deflate (RFC 7692) for clients that
+	// offer it, always without context takeover in either direction.
+	Compression bool
+	// CompressLevel is the flate level for outgoing messages (1-9); 0
+	// means 1 (flate.BestSpeed).
+	CompressLevel int
+	// CompressMin is the smallest payload compressed; smaller messages
+	// go out uncompressed (RFC 7692 §6: per message). 0 means
+	// DefaultCompressMin; negative compresses everything.
+	CompressMin int
+	// Subprotocols are the protocols the server speaks; it picks the first
+	// of the client's offers that is among them (RFC 6455 §4.2.2).
+	Subprotocols []string
+	// Origins, when not empty, is the Origin allowlist: full origins
+	// ("https://app.example.com") or host patterns ("example.com",
+	// "*.example.com"). A request with another Origin gets 403; one with
+	// none (a non-browser client) is allowed.
+	Origins []string
+	// Auth, when set, runs for each upgrade request on a worker goroutine
+	// (never on an event loop, so it may do slow work) before the 101 is
+	// sent. A nil error accepts, and identity is attached to the
+	// connection (Conn.Identity); an error rejects: with the status and
+	// reason of a *Rejection, or 403 for any other error.
+	Auth AuthFunc
+	// MaxConns limits upgraded plus upgrading connections; further
+	// upgrades get 503 with Retry-After. 0: no limit.
+	MaxConns int
+	// MaxConnsPerIP limits connections per client IP; further upgrades
+	// get 429 with Retry-After. 0: no limit.
+	MaxConnsPerIP int
+	// UpgradeRate limits accepted upgrades per second over the whole
+	// server (token bucket, burst UpgradeBurst or one second's worth);
+	// excess upgrades get 503 with Retry-After. 0: no limit.
+	UpgradeRate  float64
+	UpgradeBurst int
+	// RateMessages and RateBytes limit what each connection may send per
+	// second (token buckets with a burst of one second's worth, or
+	// RateBurst seconds' worth); a connection over either is closed with
+	// 1008. 0: no limit.
+	RateMessages float64
+	RateBytes    float64
+	RateBurst    float64
+	// MaxOutbound caps the bytes queued for one connection's peer; when a
+	// message is sent while more than this waits, SlowConsumer applies.
+	// A single message is always accepted by an empty queue, whatever its
+	// size. 0 means DefaultMaxOutbound; negative: no cap.
+	MaxOutbound  int
+	SlowConsumer SlowConsumerPolicy
+	// TLSAddr and TLSConfig serve wss on a separate listener whose
+	// connections are decrypted by crypto/tls and then handled like any
+	// other (same codec, same Handler). TLSConfig nil: no TLS listener.
+	TLSAddr   string
+	TLSConfig *tls.Config
+	// TrustedProxies are the peers whose PROXY protocol headers and
+	// X-Forwarded-For fields are believed.
+	TrustedProxies []netip.Prefix
+	// ProxyProtocol expects a PROXY protocol header (v1 or v2) at the start
+	// of every connection from a trusted proxy.
+	ProxyProtocol bool
+	// ForwardedFor takes the client address from X-Forwarded-For on
+	// upgrades from a trusted proxy.
+	ForwardedFor bool
+	// HealthPath is answered 200 while serving and 503 while draining, on
+	// the WebSocket port; "" means "/healthz", "-" turns it off.
+	HealthPath string
 	// Logger receives rejected upgrades and abnormal closes at info and
 	// per-connection events at debug; nil discards them.
 	Logger *slog.Logger
@@ -118,6 +207,24 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReadBufferCap <= 0 {
 		c.ReadBufferCap = DefaultReadBufferCap
+	}
+	if c.CompressLevel <= 0 || c.CompressLevel > 9 {
+		c.CompressLevel = 1
+	}
+	if c.CompressMin == 0 {
+		c.CompressMin = DefaultCompressMin
+	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = DefaultMaxOutbound
+	}
+	if c.MaxOutbound > 1<<30 {
+		c.MaxOutbound = 1 << 30
+	}
+	if c.HealthPath == "" {
+		c.HealthPath = "/healthz"
+	}
+	if c.TLSConfig != nil && c.TLSAddr == "" {
+		c.TLSAddr = "127.0.0.1:8443"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

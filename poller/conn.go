@@ -26,13 +26,20 @@ const (
 	stateClosed                  // gnet's OnClose ran
 	stateMask      uint32 = 3
 
-	flagCloseSent   uint32 = 1 << 2  // our close frame was handed to gnet
-	flagCloseRecv   uint32 = 1 << 3  // the peer's close frame arrived
-	flagPingOut     uint32 = 1 << 4  // a heartbeat ping awaits any frame
-	flagOpened      uint32 = 1 << 5  // OnOpen was queued for the handler
-	flagDecoding    uint32 = 1 << 9  // a decoder holds a partial frame: see loop.decoders
-	flagFailed      uint32 = 1 << 10 // a protocol error was found: input dropped
-	flagCloseQueued uint32 = 1 << 11 // our close frame is queued: data messages dropped
+	flagCloseSent     uint32 = 1 << 2  // our close frame was handed to gnet
+	flagCloseRecv     uint32 = 1 << 3  // the peer's close frame arrived
+	flagPingOut       uint32 = 1 << 4  // a heartbeat ping awaits any frame
+	flagOpened        uint32 = 1 << 5  // OnOpen was queued for the handler
+	flagDecoding      uint32 = 1 << 9  // a decoder holds a partial frame: see loop.decoders
+	flagFailed        uint32 = 1 << 10 // a protocol error was found: input dropped
+	flagCloseQueued   uint32 = 1 << 11 // our close frame is queued: data messages dropped
+	flagDeflate       uint32 = 1 << 12 // permessage-deflate negotiated
+	flagSlow          uint32 = 1 << 13 // SlowDrop: the backlog passed the cap; Sends are decided on the loop
+	flagSlowClosed    uint32 = 1 << 14 // closed as a slow consumer
+	flagAuthing       uint32 = 1 << 15 // the auth hook is running: input waits
+	flagAdmitted      uint32 = 1 << 16 // holds a connection slot (MaxConns, MaxConnsPerIP)
+	flagProxied       uint32 = 1 << 17 // the PROXY protocol header was read
+	flagInflateFailed uint32 = 1 << 18 // a worker failed a message: later ones are dropped
 
 	pauseMailbox uint32 = 1 << 6 // decoding paused: the mailbox is full
 	pauseQueue   uint32 = 1 << 7 // decoding paused: all mailboxes are full
@@ -49,9 +56,9 @@ const (
 type Conn struct {
 	gc       gnet.Conn
 	loop     *loop
-	idx      int32         // event loop only: position in loop.conns
+	outq     atomic.Int32  // bytes of frames queued by Send, not yet taken by the loop
 	lastRead uint32        // event loop only: clock ticks of the last read
-	timer    uint32        // event loop only: ticks when our ping or close went out
+	timer    uint32        // event loop only: ticks when the connection opened (during the handshake), or our ping or close went out
 	bits     atomic.Uint32 // state, flags, pause and closing bits; see above
 
 	mbox   workpool.Box[task]
@@ -98,11 +105,42 @@ func (c *Conn) RemoteAddr() net.Addr {
 }
 
 // connExt holds what only some connections have: the upgrade request
-// while OnOpen runs (or for good with Config.KeepRequest) and a user value.
-// It is replaced, never modified, so readers need no lock.
+// while OnOpen runs (or for good with Config.KeepRequest), the negotiated
+// subprotocol, the identity from the auth hook and a user value. It is
+// replaced, never modified, so readers need no lock.
 type connExt struct {
-	req   codec.Request // empty Head when not kept
-	value any
+	req    codec.Request // empty Head when not kept
+	value  any
+	agreed *agreed // nil when neither is set
+}
+
+// agreed is what the handshake settled beyond the request: the
+// subprotocol and the auth hook's identity. Set once, before OnOpen.
+type agreed struct {
+	identity any
+	protocol string
+}
+
+// agree records an identity or a subprotocol (empty values are ignored).
+func (x *connExt) agree(identity any, protocol string) {
+	if identity == nil && protocol == "" {
+		return
+	}
+	a := new(agreed)
+	if x.agreed != nil {
+		*a = *x.agreed
+	}
+	if identity != nil {
+		a.identity = identity
+	}
+	if protocol != "" {
+		a.protocol = protocol
+	}
+	x.agreed = a
+}
+
+func (x *connExt) empty() bool {
+	return x.req.Head() == "" && x.value == nil && x.agreed == nil
 }
 
 // Request returns the upgrade request (path, query, headers, cookies) while
@@ -141,7 +179,7 @@ func (c *Conn) updateExt(fn func(*connExt)) {
 		}
 		fn(&x)
 		var next *connExt
-		if x.req.Head() != "" || x.value != nil {
+		if !x.empty() {
 			next = new(connExt)
 			*next = x
 		}
@@ -152,31 +190,63 @@ func (c *Conn) updateExt(fn func(*connExt)) {
 }
 
 // endOpen takes back the request lent to ext for OnOpen (open lives in a
-// pooled task), keeping a copy of it only if keep is set, and of any value
-// OnOpen stored.
-func (c *Conn) endOpen(open *connExt, keep bool) {
-	if c.ext.CompareAndSwap(open, nil) {
-		if keep {
-			c.ext.Store(&connExt{req: open.req})
+// pooled task): ext is replaced by a copy of what it holds (without the
+// request unless keep is set), or nil when nothing is left, which is the
+// common case and allocates nothing.
+func (c *Conn) endOpen(keep bool) {
+	for {
+		old := c.ext.Load()
+		var next *connExt
+		if old != nil {
+			x := *old
+			if !keep {
+				x.req = codec.Request{}
+			}
+			if !x.empty() {
+				next = new(connExt)
+				*next = x
+			}
 		}
-		return
-	}
-	if !keep {
-		// SetValue ran during OnOpen and copied the request along.
-		c.updateExt(func(x *connExt) { x.req = codec.Request{} })
+		if c.ext.CompareAndSwap(old, next) {
+			return
+		}
 	}
 }
 
-// Send queues one data message for the peer. p is copied before Send
-// returns, so the caller may reuse it at once. Messages sent on one
-// connection reach the peer in the order of the Send calls that queued them.
+// Subprotocol returns the subprotocol negotiated in the upgrade
+// (Sec-WebSocket-Protocol, RFC 6455 §4.2.2), or "". Safe from any goroutine.
+func (c *Conn) Subprotocol() string {
+	if x := c.ext.Load(); x != nil && x.agreed != nil {
+		return x.agreed.protocol
+	}
+	return ""
+}
+
+// Identity returns what the auth hook attached to the connection, or nil.
 // Safe from any goroutine.
+func (c *Conn) Identity() any {
+	if x := c.ext.Load(); x != nil && x.agreed != nil {
+		return x.agreed.identity
+	}
+	return nil
+}
+
+// Compressed reports whether permessage-deflate was negotiated. Safe from
+// any goroutine.
+func (c *Conn) Compressed() bool { return c.has(flagDeflate) }
+
+// Send queues one data message for the peer, compressed when
+// permessage-deflate was negotiated and p is at least Config.CompressMin
+// long. p is copied before Send returns, so the caller may reuse it at
+// once. Messages sent on one connection reach the peer in the order of the
+// Send calls that queued them. Safe from any goroutine.
 //
-// done, if not nil, is called exactly once: with nil when the frame was
-// written to the socket or buffered for it, or with an error when it was not
-// (ErrClosed, or a write error). done runs on the connection's event loop: it
-// must be quick and must not block. When Send itself returns an error, done
-// is not called.
+// done, if not nil, is called exactly once, on the connection's event loop
+// (it must be quick and must not block): with nil when the frame was written
+// to the socket or buffered for it; with ErrDropped when the slow-consumer
+// policy SlowDrop dropped it; with ErrSlowConsumer when the connection was
+// closed as a slow consumer (SlowClose); with ErrClosed when the connection
+// went away first. When Send itself returns an error, done is not called.
 func (c *Conn) Send(t MessageType, p []byte, done func(error)) error {
 	if c.closing() {
 		return ErrClosed
@@ -184,7 +254,7 @@ func (c *Conn) Send(t MessageType, p []byte, done func(error)) error {
 	if t != Text && t != Binary {
 		return errors.New("wsloop: Send needs Text or Binary")
 	}
-	return c.write(ws.OpCode(t), p, done)
+	return c.sendData(ws.OpCode(t), p, done)
 }
 
 // Close starts the closing handshake (RFC 6455 §7.1.2): it queues a close

@@ -3,6 +3,8 @@ package poller
 import (
 	"fmt"
 	"runtime/debug"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/valyala/bytebufferpool"
@@ -18,6 +20,7 @@ const (
 	taskPong                    // send a pong with payload buf
 	taskClose                   // send our close frame (err, then)
 	taskClosed                  // call Handler.OnClose with err
+	taskAuth                    // run Config.Auth for an upgrade
 )
 
 // task is one mailbox item.
@@ -26,9 +29,13 @@ type task struct {
 	kind taskKind
 	op   ws.OpCode
 	then closeThen
-	size int64 // bytes counted against MaxQueuedBytes
-	buf  *bytebufferpool.ByteBuffer
-	err  error
+	// compressed: a permessage-deflate message, inflated on the worker
+	compressed bool
+	size       int64 // bytes counted against MaxQueuedBytes
+	buf        *bytebufferpool.ByteBuffer
+	// arg: the *codec.CloseError of taskClose and taskClosed, the
+	// *authReply of taskAuth
+	arg  any
 	open connExt // taskOpen: the request, lent to Conn.ext during OnOpen
 }
 
@@ -43,11 +50,13 @@ var errHandlerPanic = &codec.CloseError{Code: ws.StatusInternalServerError, Reas
 // When the connection's mailbox or the pool as a whole is full, decoding of
 // this connection pauses: its further bytes stay in gnet's buffer until a
 // worker makes room and wakes it.
-func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer) {
+func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer, compressed bool) {
 	e := c.eng()
+	c.loop.stats.msgsIn.Add(1)
+	c.loop.stats.bytesIn.Add(uint64(len(buf.B)))
 	size := int64(len(buf.B)) + taskOverhead
 	queued := e.queuedBytes.Add(size)
-	pending := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf})
+	pending := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf, compressed: compressed})
 	if pending >= e.cfg.MailboxSize {
 		c.set(pauseMailbox)
 		if c.mbox.Pending() < e.cfg.MailboxSize {
@@ -57,6 +66,43 @@ func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer) {
 	if queued > e.cfg.MaxQueuedBytes {
 		c.set(pauseQueue)
 		e.addWaiter(c)
+	}
+}
+
+// inflated pools the buffers of inflated messages apart from the frame
+// buffers: bytebufferpool sizes a pool's new buffers by the sizes most put
+// back, and inflated messages are several times their frames.
+var inflated bytebufferpool.Pool
+
+// inflate decompresses a permessage-deflate message (RFC 7692 §7.2.2) into
+// a pooled buffer and checks a text message's UTF-8, which the decoder
+// could not do on compressed bytes (RFC 6455 §8.1).
+func inflate(op ws.OpCode, p []byte, max int64) (*bytebufferpool.ByteBuffer, *codec.CloseError) {
+	out := inflated.Get()
+	var err error
+	out.B, err = codec.Inflate(out.B[:0], p, max)
+	if err != nil {
+		ce, ok := err.(*codec.CloseError)
+		if !ok {
+			ce = &codec.CloseError{Code: ws.StatusProtocolError, Reason: err.Error()}
+		}
+		return out, ce
+	}
+	if op == ws.OpText && !utf8.Valid(out.B) {
+		return out, codec.ErrInvalidUTF8
+	}
+	return out, nil
+}
+
+// failWorker fails the connection from a worker (RFC 6455 §7.1.7): its
+// close frame goes out now, after the replies to earlier messages, the
+// messages still queued for the handler are dropped, and the connection
+// half-closes as failLoop does.
+func (c *Conn) failWorker(ce *codec.CloseError) {
+	c.eng().logAbnormal(c, ce)
+	c.set(flagFailed | flagInflateFailed)
+	if c.startClosing() {
+		_ = c.writeClose(ce.Code, ce.Reason, thenLinger)
 	}
 }
 
@@ -88,21 +134,38 @@ func (e *Engine) run(t *task) {
 	switch t.kind {
 	case taskOpen:
 		c.ext.Store(&t.open)
-		defer c.endOpen(&t.open, e.cfg.KeepRequest)
+		defer c.endOpen(e.cfg.KeepRequest)
 		e.handler.OnOpen(c)
 	case taskMessage:
 		buf := t.buf
 		defer codec.PutBuffer(buf)
+		if c.has(flagInflateFailed) {
+			return
+		}
+		if t.compressed {
+			out, ce := inflate(t.op, buf.B, e.cfg.MaxMessageSize)
+			if ce != nil {
+				codec.PutBufferTo(&inflated, out)
+				c.failWorker(ce)
+				return
+			}
+			defer codec.PutBufferTo(&inflated, out)
+			buf = out
+		}
+		start := time.Now()
 		e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
+		e.stats.observeHandler(time.Since(start))
 	case taskPong:
 		if !c.closing() {
 			_ = c.write(ws.OpPong, t.buf.B, nil)
 		}
 		codec.PutBuffer(t.buf)
 	case taskClose:
-		c.sendClose(t.err.(*codec.CloseError), t.then)
+		c.sendClose(t.arg.(*codec.CloseError), t.then)
 	case taskClosed:
-		e.handler.OnClose(c, t.err)
+		e.handler.OnClose(c, t.arg.(*codec.CloseError))
+	case taskAuth:
+		e.runAuth(t.arg.(*authReply))
 	}
 }
 

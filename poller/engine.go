@@ -45,8 +45,9 @@ type Engine struct {
 	handshakeTicks, closeTicks, idleTicks, pingTicks, pongTicks uint32
 
 	gnetEng  gnet.Engine
-	addr     atomic.Value // string: the bound address
-	booted   chan struct{}
+	addr     atomic.Value  // string: the bound address
+	booted   chan struct{} // closed on the first tick: the loops exist
+	bootOnce sync.Once
 	stopped  chan struct{}
 	runErr   error
 	draining atomic.Bool
@@ -64,6 +65,10 @@ type Engine struct {
 
 	decoders sync.Pool
 	trim     trimmer // ticker goroutine only
+
+	stats counters
+	admit admission
+	tls   tlsListener
 }
 
 // New returns an engine that will call h for every connection.
@@ -86,6 +91,19 @@ func New(h Handler, cfg Config) *Engine {
 	e.pongTicks = ticksOf(cfg.PongTimeout)
 	dcfg := codec.DecoderConfig{MaxMessageSize: cfg.MaxMessageSize}
 	e.decoders.New = func() any { return codec.NewDecoder(dcfg) }
+	e.stats.handlerCounts = make([]atomic.Uint64, len(HandlerBuckets))
+	e.admit.init(&e.cfg)
+	if len(cfg.Subprotocols) > 0 {
+		protos := cfg.Subprotocols
+		e.upgrader.Protocol = func(p []byte) bool {
+			for _, s := range protos {
+				if string(p) == s {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	e.pool = workpool.New(cfg.Workers, e.run, e.done)
 	return e
 }
@@ -109,9 +127,16 @@ func (e *Engine) Start(addr string) error {
 		runtime.GOMAXPROCS(2)
 		e.cfg.Logger.Info("raised GOMAXPROCS to 2 so that workers run while event loops wait")
 	}
+	lb := gnet.RoundRobin
+	if e.cfg.TLSConfig != nil {
+		// TLS connections are registered from outside the loops, which
+		// RoundRobin's counter does not allow (gnet.Engine.Register).
+		lb = gnet.LeastConnections
+	}
 	go func() {
 		err := gnet.Run(e, "tcp://"+addr,
 			gnet.WithMulticore(true),
+			gnet.WithLoadBalancing(lb),
 			gnet.WithNumEventLoop(e.cfg.EventLoops),
 			gnet.WithReusePort(e.cfg.ReusePort),
 			gnet.WithReuseAddr(true),
@@ -126,6 +151,15 @@ func (e *Engine) Start(addr string) error {
 	case <-e.booted:
 		if a, _ := e.addr.Load().(string); a == "" {
 			e.addr.Store(addr)
+		}
+		if e.cfg.TLSConfig != nil {
+			if err := e.startTLS(); err != nil {
+				stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = e.gnetEng.Stop(stopCtx)
+				<-e.stopped
+				return err
+			}
 		}
 		return nil
 	case <-e.stopped:
@@ -162,6 +196,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.draining.Swap(true) {
 		return e.Wait()
 	}
+	e.stopTLS()
 	for _, l := range e.loopList() {
 		_ = l.execute(l.goAway)
 	}
@@ -214,14 +249,19 @@ func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
 		}
 		_ = syscall.Close(fd)
 	}
-	close(e.booted)
 	return gnet.None
 }
 
 // OnOpen gives the new TCP connection its state; no buffers yet.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &Conn{gc: gc, loop: e.loopOf(gc.EventLoop()), remote: remoteAddr(gc)}
+	if tcp, ok := gc.Context().(*net.TCPAddr); ok {
+		// A connection registered by the TLS listener: its peer is the
+		// TLS client, not the socket pair gnet sees.
+		c.remote = tcp
+	}
 	c.lastRead = clk.now()
+	c.timer = c.lastRead // the handshake deadline runs from here
 	c.loop.add(c)
 	gc.SetContext(c)
 	e.conns.Add(1)
@@ -238,7 +278,8 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	wasOpen := c.has(flagOpened)
 	c.setState(stateClosed)
 	c.set(bitClosing)
-	c.loop.remove(c)
+	c.release(true)
+	c.loop.dropLimiter(c)
 	if d := c.loop.takeDecoder(c); d != nil {
 		d.Reset()
 		e.putDecoder(d)
@@ -255,9 +296,10 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 			reason = err.Error()
 		}
 		cerr = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: reason}
-		e.cfg.Logger.Debug("abnormal close", "remote", c.remote, "reason", reason)
+		e.cfg.Logger.Info("abnormal close", "remote", c.remote, "code", int(cerr.Code), "reason", reason)
 	}
-	e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, err: cerr})
+	c.loop.stats.countClose(int(cerr.Code))
+	e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, arg: cerr})
 	return gnet.None
 }
 
@@ -268,6 +310,10 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 // the defaults): an idle server process wakes as little as possible, which
 // matters when dozens of them share a port and two cores.
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	// gnet calls OnBoot before it registers its event loops and starts the
+	// ticker after: Start returns once connections can be registered
+	// (the TLS listener's Register needs the loops).
+	e.bootOnce.Do(func() { close(e.booted) })
 	clk.advance()
 	if e.cfg.TrimMemory {
 		e.trim.tick(e.conns.Load(), clk.now())
@@ -315,9 +361,24 @@ func remoteAddr(gc gnet.Conn) *net.TCPAddr {
 	return tcp
 }
 
-func (e *Engine) getDecoder() *codec.Decoder { return e.decoders.Get().(*codec.Decoder) }
+// getDecoder returns an idle decoder for c, set up for permessage-deflate
+// if c negotiated it.
+func (e *Engine) getDecoder(c *Conn) *codec.Decoder {
+	d := e.decoders.Get().(*codec.Decoder)
+	if c.has(flagDeflate) {
+		d.Init(codec.DecoderConfig{MaxMessageSize: e.cfg.MaxMessageSize, Compression: true})
+	}
+	return d
+}
 
-func (e *Engine) putDecoder(d *codec.Decoder) { e.decoders.Put(d) }
+// putDecoder returns an idle decoder to the pool.
+func (e *Engine) putDecoder(d *codec.Decoder) {
+	if cfg := d.Config(); cfg.Compression {
+		cfg.Compression = false
+		d.Init(cfg)
+	}
+	e.decoders.Put(d)
+}
 
 // addWaiter parks a connection paused by the global queue bound until the
 // workers bring the queue under half of the bound.
@@ -344,3 +405,6 @@ func (e *Engine) wakeWaiters() {
 		}
 	}
 }
+
+// Draining reports whether Shutdown has begun. Safe from any goroutine.
+func (e *Engine) Draining() bool { return e.draining.Load() }

@@ -1,56 +1,142 @@
 package poller
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/wsloop/wsloop/codec"
 )
 
+var errProxyHeader = errors.New("wsloop: missing or malformed PROXY protocol header")
+
 // handshake reads the HTTP request head from gnet's buffer without
 // consuming anything until the whole head is there, then answers it: 431
-// past the head limit, 503 while draining, the HTTP hook for requests that
-// are not upgrades, or gobwas/ws's Upgrader (101, or 400/426 for a bad
-// handshake). Bytes after the head stay buffered and are decoded as frames.
+// past the head limit, 503 while draining, the health check and the HTTP
+// hook for requests that are not upgrades, gobwas/ws's Upgrader for the
+// handshake rules (400/426 for a bad one), then admission control (Origin,
+// connection limits, upgrade rate; see admit) and, with an auth hook, a
+// worker's verdict. Bytes after the head stay buffered and are decoded as
+// frames once the connection is open.
 func (c *Conn) handshake() gnet.Action {
 	gc := c.gc
 	e := c.eng()
+	if c.has(flagAuthing) {
+		// The client must wait for our response before sending frames
+		// (RFC 6455 §4.1); whatever it sends meanwhile waits, bounded.
+		if gc.InboundBuffered() > e.cfg.MaxHeadSize+e.cfg.MaxInboundBuffer {
+			return gnet.Close
+		}
+		return gnet.None
+	}
+	if e.cfg.ProxyProtocol && !c.has(flagProxied) && e.trusted(c.remote) {
+		if act, ok := c.readProxyHeader(); !ok {
+			return act
+		}
+	}
 	b, _ := gc.Peek(gc.InboundBuffered())
 	end, err := c.loop.scanHead(c, b, e.cfg.MaxHeadSize)
 	if err != nil {
-		e.logReject(c, 431, err)
-		return c.respond(431, nil, []byte("431 Request Header Fields Too Large\n"))
+		return c.refuse(UpgradeHeadTooLarge, err, 431, nil, "431 Request Header Fields Too Large\n")
 	}
 	if end == 0 {
 		return gnet.None
 	}
 	head := b[:end]
 	if e.draining.Load() {
-		e.logReject(c, 503, errDraining)
-		return c.respond(503, [][2]string{{"Retry-After", "1"}}, []byte("503 Service Unavailable: server shutting down\n"))
+		if !codec.IsUpgrade(head) {
+			// The health check, and any other plain request.
+			return c.respond(503, retryAfter, []byte("503 Service Unavailable: server shutting down\n"))
+		}
+		return c.refuse(UpgradeDraining, errDraining, 503, retryAfter, "503 Service Unavailable: server shutting down\n")
 	}
+	// Borrowed: the head stays in gnet's buffer during this call; the
+	// connection's own copy is made once it is admitted.
+	req := codec.BorrowRequest(head)
 	if !codec.IsUpgrade(head) {
-		req := codec.NewRequest(head)
-		resp := e.cfg.HTTP(&req)
+		if e.cfg.HealthPath != "-" && req.Path() == e.cfg.HealthPath {
+			return c.respond(200, nil, []byte("ok\n"))
+		}
+		hreq := req // escapes to the hook: copied only on this path
+		resp := e.cfg.HTTP(&hreq)
 		return c.respond(resp.Status, resp.Header, resp.Body)
 	}
 	l := c.loop
-	resp, _, err := codec.Upgrade(&e.upgrader, head, l.scratch[:0])
+	l.resetNegotiation()
+	resp, hs, err := codec.Upgrade(l.upgrader(), head, l.scratch[:0])
 	l.scratch = resp[:0]
-	c.writeLoop(resp)
 	if err != nil {
+		c.writeLoop(resp)
+		e.count(UpgradeBadRequest)
 		e.logReject(c, statusOf(resp), err)
 		return c.linger()
 	}
-	t := task{c: c, kind: taskOpen}
-	t.open.req = codec.NewRequest(head)
+	if act, ok := c.admit(&req); !ok {
+		return act
+	}
+	x := connExt{req: codec.NewRequest(head)}
+	x.agree(nil, hs.Protocol)
+	deflate := l.deflateAccepted()
+	if e.cfg.Auth != nil {
+		c.set(flagAuthing)
+		e.authenticate(c, end, x, deflate, resp)
+		return gnet.None
+	}
+	c.writeLoop(resp)
 	_, _ = gc.Discard(end)
+	c.open(x, deflate)
+	return gnet.None
+}
+
+// open makes c an open WebSocket connection after its 101 went out and
+// queues the handler's OnOpen; on the loop.
+func (c *Conn) open(x connExt, deflate bool) {
+	e := c.eng()
+	if deflate {
+		c.set(flagDeflate)
+	}
 	c.setState(stateOpen)
 	c.set(flagOpened)
 	e.open.Add(1)
+	e.count(UpgradeAccepted)
+	t := task{c: c, kind: taskOpen}
+	t.open = x
 	e.pool.Push(&c.mbox, t)
-	return gnet.None
 }
+
+// readProxyHeader consumes the PROXY protocol header a trusted proxy sends
+// first and takes the client's address from it. ok is false when the
+// handshake cannot go on now: more bytes are needed (act None) or the
+// header is bad (400).
+func (c *Conn) readProxyHeader() (act gnet.Action, ok bool) {
+	gc := c.gc
+	b, _ := gc.Peek(gc.InboundBuffered())
+	n, src, _, err := codec.ParseProxyHeader(b)
+	if err != nil {
+		return c.refuse(UpgradeProxy, errors.Join(errProxyHeader, err), 400, nil, "400 Bad Request: PROXY protocol header expected\n"), false
+	}
+	if n == 0 {
+		return gnet.None, false
+	}
+	_, _ = gc.Discard(n)
+	c.set(flagProxied)
+	if src.IsValid() {
+		c.remote = tcpAddr(src)
+	}
+	return gnet.None, true
+}
+
+// refuse answers a request with an error status, counts and logs it, and
+// closes the connection after the response.
+func (c *Conn) refuse(r UpgradeResult, err error, status int, header [][2]string, body string) gnet.Action {
+	e := c.eng()
+	e.count(r)
+	e.logReject(c, status, err)
+	return c.respond(status, header, []byte(body))
+}
+
+// retryAfter asks a refused client to wait a second (RFC 9110 §10.2.3).
+var retryAfter = [][2]string{{"Retry-After", "1"}}
 
 // respond writes a complete HTTP response and closes the connection.
 func (c *Conn) respond(status int, header [][2]string, body []byte) gnet.Action {

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -31,6 +32,12 @@ type loop struct {
 	heads     map[*Conn]codec.HeadScanner
 	decoders  map[*Conn]*codec.Decoder
 	closeErrs map[*Conn]*codec.CloseError
+	limits    map[*Conn]*inLimit
+
+	// Upgrade negotiation state, reset for each handshake.
+	negotiation negotiation
+
+	stats loopCounters
 }
 
 // takeDecoder returns c's decoder holding a partial frame, or nil.
@@ -97,36 +104,40 @@ func (l *loop) takeCloseErr(c *Conn) *codec.CloseError {
 	return err
 }
 
-func (l *loop) add(c *Conn) {
-	c.idx = int32(len(l.conns))
-	l.conns = append(l.conns, c)
-}
+func (l *loop) add(c *Conn) { l.conns = append(l.conns, c) }
 
-func (l *loop) remove(c *Conn) {
-	i := int(c.idx)
+// removeAt drops the closed connection at index i of l.conns. Closed
+// connections are removed by the sweep rather than in OnClose, which saves
+// each Conn an index field.
+func (l *loop) removeAt(i int) {
 	last := len(l.conns) - 1
-	if i < 0 || i > last || l.conns[i] != c {
-		return
-	}
 	l.conns[i] = l.conns[last]
-	l.conns[i].idx = int32(i)
 	l.conns[last] = nil
 	l.conns = l.conns[:last]
-	c.idx = -1
 }
 
 // sweep checks every connection's timers; it runs on the loop.
 func (l *loop) sweep(e *Engine) {
 	now := clk.now()
 	cfg := &e.cfg
+	var outBuffered int64
+	defer func() { l.stats.outBuffered.Store(outBuffered) }()
+	if len(l.limits) > 0 {
+		l.trimLimiters(time.Now())
+	}
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i >= len(l.conns) {
 			continue
 		}
 		c := l.conns[i]
 		switch c.state() {
+		case stateClosed:
+			l.removeAt(i)
 		case stateHandshake:
-			if now-c.lastRead >= e.handshakeTicks {
+			// From the connection's start, not its last read: a
+			// client trickling its head byte by byte gets no more time.
+			if now-c.timer >= e.handshakeTicks {
+				e.count(UpgradeTimeout)
 				l.setCloseErr(c, errHandshake)
 				_ = l.el.Close(c.gc)
 			}
@@ -135,6 +146,7 @@ func (l *loop) sweep(e *Engine) {
 				_ = l.el.Close(c.gc)
 			}
 		case stateOpen:
+			outBuffered += int64(c.gc.OutboundBuffered())
 			switch {
 			case c.has(flagCloseSent | flagFailed):
 				if now-c.timer >= e.closeTicks {

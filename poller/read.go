@@ -70,7 +70,7 @@ func (c *Conn) decode(decp **codec.Decoder) gnet.Action {
 		}
 		b, _ := gc.Peek(avail)
 		if *decp == nil {
-			*decp = e.getDecoder()
+			*decp = e.getDecoder(c)
 		}
 		dec := *decp
 		n, ev, err := dec.Decode(b)
@@ -99,11 +99,20 @@ func (c *Conn) decode(decp **codec.Decoder) gnet.Action {
 			}
 		case codec.EventMessage:
 			op, buf, compressed := dec.TakeMessage()
-			if c.has(flagCloseSent|flagCloseQueued) || compressed {
+			if c.has(flagCloseSent | flagCloseQueued) {
 				codec.PutBuffer(buf)
 				continue
 			}
-			c.dispatchMessage(op, buf)
+			if e.rateLimited() {
+				if ce := c.loop.allow(c, len(buf.B)); ce != nil {
+					codec.PutBuffer(buf)
+					e.stats.rateCloses.Add(1)
+					e.logAbnormal(c, ce)
+					c.failLoop(ce)
+					continue
+				}
+			}
+			c.dispatchMessage(op, buf, compressed)
 		case codec.EventPing:
 			if !c.has(flagCloseSent | flagCloseQueued) {
 				c.pong(dec.Control())

@@ -10,6 +10,23 @@ import (
 	"github.com/wsloop/wsloop/codec"
 )
 
+// writeKind says what a pendingWrite carries and what its completion does.
+type writeKind uint8
+
+const (
+	writeData    writeKind = iota // a data frame from Send
+	writeControl                  // a pong
+	writeClose                    // our close frame
+	// writeDecide is a data frame sent while the connection's backlog is
+	// over the cap under SlowDrop: gnet is handed no bytes, and the loop,
+	// which alone knows the backlog, writes the frame or drops it.
+	writeDecide
+	// writeReject is a Send refused because the frames queued ahead of it
+	// already pass the cap: no frame is kept, and the loop applies the
+	// policy (close, or count the drop) and reports it to done.
+	writeReject
+)
+
 // pendingWrite is one frame handed to gnet's AsyncWrite: the pooled buffer
 // gnet reads until its callback, and what to do then. pendingWrites are
 // pooled with their callback bound once, so a Send allocates nothing of
@@ -17,11 +34,13 @@ import (
 type pendingWrite struct {
 	c     *Conn
 	buf   *bytebufferpool.ByteBuffer
+	frame []byte      // the frame within buf
 	done  func(error) // data frames: the sender's completion callback
-	close bool        // a close frame: then says what follows
-	then  closeThen
+	kind  writeKind
+	then  closeThen     // a close frame: what follows it
 	code  ws.StatusCode // a close frame's code and reason, for OnClose
 	why   string
+	n     int32              // bytes counted in c.outq
 	cb    gnet.AsyncCallback // w.complete, bound once
 }
 
@@ -36,14 +55,68 @@ func init() {
 	}
 }
 
-// write frames p as one unfragmented message and queues it with AsyncWrite,
-// which keeps the order of all writes queued from any goroutine. done, if
-// not nil, runs on the loop with the outcome.
-func (c *Conn) write(op ws.OpCode, p []byte, done func(error)) error {
+func getWrite(c *Conn, kind writeKind) *pendingWrite {
 	w := pendingWrites.Get().(*pendingWrite)
-	w.c, w.done = c, done
+	w.c, w.kind = c, kind
+	return w
+}
+
+// errSlowConsumer closes a connection whose peer reads too slowly.
+var errSlowConsumer = &codec.CloseError{Code: ws.StatusPolicyViolation, Reason: "slow consumer"}
+
+// sendData frames p as one message, compressed when permessage-deflate was
+// negotiated and p is long enough, and queues it with AsyncWrite, which
+// keeps the order of all writes queued from any goroutine. The
+// slow-consumer policy decides here when the frames already queued pass
+// the cap, and on the loop when gnet's buffer does. done, if not nil, runs
+// on the loop with the outcome.
+func (c *Conn) sendData(op ws.OpCode, p []byte, done func(error)) error {
+	cfg := &c.eng().cfg
+	w := getWrite(c, writeData)
+	w.done = done
+	if max := cfg.MaxOutbound; max > 0 {
+		switch {
+		case int(c.outq.Load()) > max:
+			w.kind = writeReject
+			return w.queue()
+		case c.has(flagSlow):
+			w.kind = writeDecide
+		}
+	}
+	w.buf = bytebufferpool.Get()
+	if c.has(flagDeflate) && len(p) >= cfg.CompressMin {
+		w.frame = appendCompressed(w.buf, op, p, cfg.CompressLevel)
+	} else {
+		w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
+		w.frame = w.buf.B
+	}
+	w.n = int32(len(w.frame))
+	c.outq.Add(w.n)
+	c.loop.stats.outInFlight.Add(int64(w.n))
+	return w.queue()
+}
+
+// appendCompressed writes a compressed message frame (RSV1 set, RFC 7692
+// §6) into buf and returns it: the payload is deflated after room for the
+// longest header, and the header is put right before it.
+func appendCompressed(buf *bytebufferpool.ByteBuffer, op ws.OpCode, p []byte, level int) []byte {
+	const room = 10 // the longest unmasked header
+	buf.B = codec.Deflate(append(buf.B[:0], make([]byte, room)...), p, level)
+	var hb [room]byte
+	h := codec.AppendHeader(hb[:0], ws.Header{Fin: true, Rsv: ws.Rsv(true, false, false), OpCode: op, Length: int64(len(buf.B) - room)})
+	start := room - len(h)
+	copy(buf.B[start:], h)
+	return buf.B[start:]
+}
+
+// write frames a control frame and queues it behind everything already
+// queued for the connection.
+func (c *Conn) write(op ws.OpCode, p []byte, done func(error)) error {
+	w := getWrite(c, writeControl)
+	w.done = done
 	w.buf = bytebufferpool.Get()
 	w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
+	w.frame = w.buf.B
 	return w.queue()
 }
 
@@ -69,38 +142,151 @@ const (
 // has been handed to gnet, the loop notes it, starts the close timer and
 // does what then says.
 func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) error {
-	w := pendingWrites.Get().(*pendingWrite)
-	w.c, w.close, w.then, w.code, w.why = c, true, then, code, reason
+	w := getWrite(c, writeClose)
+	w.then, w.code, w.why = then, code, reason
 	w.buf = bytebufferpool.Get()
 	w.buf.B = codec.AppendClose(w.buf.B[:0], code, reason)
+	w.frame = w.buf.B
 	return w.queue()
 }
 
-// queue hands the frame to gnet's AsyncWrite.
+// queue hands the frame to gnet's AsyncWrite (no bytes for writeDecide and
+// writeReject: their callback acts on the loop).
 func (w *pendingWrite) queue() error {
-	if err := w.c.gc.AsyncWrite(w.buf.B, w.cb); err != nil {
+	var b []byte
+	if w.kind != writeDecide {
+		b = w.frame
+	}
+	if err := w.c.gc.AsyncWrite(b, w.cb); err != nil {
+		w.uncount()
 		w.release()
 		return ErrClosed
 	}
 	return nil
 }
 
+// uncount takes w's bytes off the connection's queued count.
+func (w *pendingWrite) uncount() {
+	if w.n != 0 {
+		w.c.outq.Add(-w.n)
+		w.c.loop.stats.outInFlight.Add(-int64(w.n))
+	}
+}
+
 // complete is gnet's callback, on the loop, once the frame was written or
 // buffered for the socket (err == nil) or never will be.
 func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
-	c, done, isClose, then, code, why := w.c, w.done, w.close, w.then, w.code, w.why
-	w.release()
-	if !isClose {
-		if done != nil {
-			if err != nil {
-				err = ErrClosed
-			}
-			done(err)
+	w.uncount()
+	c, done := w.c, w.done
+	switch w.kind {
+	case writeData:
+		if err == nil {
+			c.sent(len(w.frame))
+		}
+	case writeDecide:
+		if err == nil {
+			err = c.decide(w.frame)
+		}
+	case writeReject:
+		err = c.reject()
+	case writeClose:
+		code, why, then := w.code, w.why, w.then
+		w.release()
+		if err == nil {
+			c.closeSent(code, why, then)
 		}
 		return nil
 	}
-	if err != nil || c.state() == stateClosed {
-		return nil
+	w.release()
+	if done != nil {
+		if err != nil && err != ErrDropped {
+			err = ErrClosed
+			if c.has(flagSlowClosed) {
+				err = ErrSlowConsumer
+			}
+		}
+		done(err)
+	}
+	return nil
+}
+
+// sent counts a data frame handed to gnet and applies the slow-consumer
+// policy to the backlog now ahead of the next message; on the loop.
+func (c *Conn) sent(n int) {
+	l := c.loop
+	l.stats.msgsOut.Add(1)
+	l.stats.bytesOut.Add(uint64(n))
+	cfg := &l.eng.cfg
+	if cfg.MaxOutbound <= 0 {
+		return
+	}
+	ob := c.gc.OutboundBuffered()
+	if ob <= cfg.MaxOutbound {
+		return
+	}
+	if cfg.SlowConsumer == SlowDrop {
+		c.set(flagSlow)
+		return
+	}
+	// The bytes ahead of this frame passed the cap: the peer is not
+	// keeping up. A single large message alone does not count.
+	if ob-n > cfg.MaxOutbound {
+		c.slowClose()
+	}
+}
+
+// decide writes a frame sent under SlowDrop while the backlog was over the
+// cap, or drops it if it still is; on the loop.
+func (c *Conn) decide(frame []byte) error {
+	cfg := &c.eng().cfg
+	ob := c.gc.OutboundBuffered()
+	if ob > cfg.MaxOutbound {
+		c.eng().stats.slowDrops.Add(1)
+		return ErrDropped
+	}
+	if ob <= cfg.MaxOutbound/2 {
+		c.clear(flagSlow)
+	}
+	if c.state() != stateOpen {
+		return ErrClosed
+	}
+	if _, err := c.gc.Write(frame); err != nil {
+		return err
+	}
+	c.sent(len(frame))
+	return nil
+}
+
+// reject applies the policy to a Send refused at once; on the loop.
+func (c *Conn) reject() error {
+	if c.eng().cfg.SlowConsumer == SlowDrop {
+		c.eng().stats.slowDrops.Add(1)
+		return ErrDropped
+	}
+	c.slowClose()
+	return ErrSlowConsumer
+}
+
+// slowClose closes a connection as a slow consumer (1008): what is queued
+// for it is dropped with the connection, since its peer is not reading.
+func (c *Conn) slowClose() {
+	if c.has(flagSlowClosed) || c.state() != stateOpen {
+		return
+	}
+	c.set(flagSlowClosed)
+	e := c.eng()
+	e.stats.slowCloses.Add(1)
+	e.logAbnormal(c, errSlowConsumer)
+	c.loop.setCloseErr(c, errSlowConsumer)
+	c.closeNow(errSlowConsumer)
+	_ = c.loop.el.Close(c.gc)
+}
+
+// closeSent runs on the loop once our close frame was handed to gnet: it
+// notes it, starts the close timer and does what then says.
+func (c *Conn) closeSent(code ws.StatusCode, why string, then closeThen) {
+	if c.state() == stateClosed {
+		return
 	}
 	// OnClose reports the first close frame of the two: the peer's if it
 	// came first, else ours.
@@ -115,7 +301,6 @@ func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
 	case then == thenDrop || c.has(flagCloseRecv):
 		_ = c.gc.Close()
 	}
-	return nil
 }
 
 func (w *pendingWrite) release() {
@@ -154,7 +339,7 @@ func (c *Conn) failLoop(err *codec.CloseError) {
 func (c *Conn) closeAfterReplies(err *codec.CloseError, then closeThen) {
 	c.set(flagCloseQueued)
 	if c.mbox.Pending() > 0 {
-		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskClose, err: err, then: then})
+		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskClose, arg: err, then: then})
 		return
 	}
 	c.sendClose(err, then)

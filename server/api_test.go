@@ -485,8 +485,8 @@ func rawHTTP(t *testing.T, addr, req string) (status string, header map[string]s
 
 func TestAPIHTTPHandler(t *testing.T) {
 	hook := func(req *server.Request) server.HTTPResponse {
-		if req.Method() == "GET" && req.Path() == "/healthz" {
-			return server.HTTPResponse{Status: 200, Body: []byte("ok")}
+		if req.Method() == "GET" && req.Path() == "/status" {
+			return server.HTTPResponse{Status: 200, Body: []byte("fine")}
 		}
 		return server.HTTPResponse{Status: 404, Body: []byte("no such page")}
 	}
@@ -503,7 +503,8 @@ func TestAPIHTTPHandler(t *testing.T) {
 		body       string
 		header     map[string]string
 	}{
-		{"hook /healthz", hooked, "/healthz", "HTTP/1.1 200 OK", "ok", nil},
+		{"hook /status", hooked, "/status", "HTTP/1.1 200 OK", "fine", nil},
+		{"built-in /healthz", hooked, "/healthz", "HTTP/1.1 200 OK", "ok\n", nil},
 		{"hook other path", hooked, "/nope", "HTTP/1.1 404 Not Found", "no such page", nil},
 		{"no hook", plain, "/", "HTTP/1.1 426 Upgrade Required", "", map[string]string{
 			"upgrade": "websocket", "sec-websocket-version": "13",

@@ -11,12 +11,15 @@ import (
 // Conn is one WebSocket connection as a Handler sees it. Every method is
 // safe from any goroutine.
 type Conn interface {
-	// Send queues a data message. p is copied before Send returns.
-	// Messages reach the peer in the order of the Send calls on this
-	// connection. done, if not nil, is called exactly once with nil when
-	// the frame was written or buffered for the socket, or with an error
-	// (ErrClosed) when it never will be; it runs on the event loop and must
-	// not block. If Send returns an error, done is not called.
+	// Send queues a data message, compressed when permessage-deflate was
+	// negotiated and the message is long enough. p is copied before Send
+	// returns. Messages reach the peer in the order of the Send calls on
+	// this connection. done, if not nil, is called exactly once, on the
+	// event loop (it must not block): with nil when the frame was written
+	// or buffered for the socket, ErrDropped when the slow-consumer policy
+	// dropped it, ErrSlowConsumer when the connection was closed as a slow
+	// consumer, or ErrClosed when the connection went away first. If Send
+	// returns an error, done is not called.
 	Send(t MessageType, p []byte, done func(error)) error
 	// Close queues a close frame (after everything already sent), waits
 	// for the peer's close frame up to the close timeout, and closes TCP.
@@ -33,6 +36,12 @@ type Conn interface {
 	Value() any
 	// SetValue attaches a user value to the connection.
 	SetValue(v any)
+	// Subprotocol is the subprotocol negotiated in the upgrade, or "".
+	Subprotocol() string
+	// Identity is what the auth hook (WithAuth) attached, or nil.
+	Identity() any
+	// Compressed reports whether permessage-deflate was negotiated.
+	Compressed() bool
 }
 
 var _ Conn = (*poller.Conn)(nil)

@@ -62,3 +62,6 @@ func (s *Server) Connections() int64 { return s.eng.Open() }
 // to end, then stops the event loops and the workers. Safe from any
 // goroutine.
 func (s *Server) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx) }
+
+// TLSAddr is the bound address of the wss listener (WithTLS), or "".
+func (s *Server) TLSAddr() string { return s.eng.TLSAddr() }

@@ -68,28 +68,48 @@ func idleN(t testing.TB, def int) (int, float64) {
 // three times, each against a fresh server process, and the median is
 // checked, so that one noisy reading on a shared machine neither passes
 // nor fails it alone; every reading is printed.
+//
+// At full size it then does the same with permessage-deflate negotiated on
+// every connection (server -compress, clients offering it) and checks that
+// the median is within 10% of the uncompressed one: a connection holds no
+// compressor while idle.
 func TestIdleMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping idle memory measurement in -short mode")
 	}
 	n, bound := idleN(t, quickN)
+	plain := medianMarginal(t, n, false, bound)
+	if plain > bound {
+		t.Fatalf("median marginal RSS %.0f B per idle connection exceeds %.0f B", plain, bound)
+	}
+	if n < fullN {
+		return
+	}
+	compressed := medianMarginal(t, n, true, bound)
+	if compressed > plain*1.10 {
+		t.Fatalf("with permessage-deflate negotiated: median %.0f B per idle connection, more than 10%% over the %.0f B without", compressed, plain)
+	}
+}
+
+// medianMarginal measures n idle connections once below full size, three
+// times (fresh servers) at full size, prints every reading and returns the
+// median marginal RSS per connection.
+func medianMarginal(t *testing.T, n int, compress bool, bound float64) float64 {
 	runs := 1
 	if n >= fullN {
 		runs = 3
 	}
 	var rs []result
 	for range runs {
-		r := measure(t, n)
-		line := fmt.Sprintf("idle: conns=%d rss_base=%d rss_with=%d marginal_per_conn=%.0f B (bound %.0f B, server fds=%d, established in %s, rss settled after %s)",
-			r.n, r.base, r.with, r.marginal, bound, r.fds, r.establishElapsed, r.settled)
+		r := measure(t, n, compress)
+		line := fmt.Sprintf("idle: conns=%d compress=%v rss_base=%d rss_with=%d marginal_per_conn=%.0f B (bound %.0f B, server fds=%d, established in %s, rss settled after %s)",
+			r.n, compress, r.base, r.with, r.marginal, bound, r.fds, r.establishElapsed, r.settled)
 		fmt.Println(line)
 		t.Log(line)
 		rs = append(rs, r)
 	}
 	slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.marginal, b.marginal) })
-	if med := rs[len(rs)/2].marginal; med > bound {
-		t.Fatalf("median marginal RSS %.0f B per idle connection exceeds %.0f B", med, bound)
-	}
+	return rs[len(rs)/2].marginal
 }
 
 // BenchmarkIdleMemory is the full measurement: WSLOOP_IDLE_N (default
@@ -100,7 +120,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 	n, bound := idleN(b, fullN)
 	var r result
 	for range b.N {
-		r = measure(b, n)
+		r = measure(b, n, false)
 	}
 	b.ReportMetric(r.marginal, "B/conn")
 	b.ReportMetric(float64(r.base), "rss_base_B")
@@ -111,7 +131,10 @@ func BenchmarkIdleMemory(b *testing.B) {
 	}
 }
 
-func measure(t testing.TB, n int) result {
+// measure starts a wsloop server (with -compress, and clients offering
+// permessage-deflate, when compress is set) and returns the marginal RSS
+// of n idle connections to it.
+func measure(t testing.TB, n int, compress bool) result {
 	dir := t.TempDir()
 	wsloop := filepath.Join(dir, "wsloop")
 	wsload := filepath.Join(dir, "wsload")
@@ -121,7 +144,13 @@ func measure(t testing.TB, n int) result {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
-	srv := exec.CommandContext(ctx, wsloop, "-addr", addr)
+	srvArgs := []string{"-addr", addr}
+	var ext []string
+	if compress {
+		srvArgs = append(srvArgs, "-compress")
+		ext = []string{"-extensions", "permessage-deflate"}
+	}
+	srv := exec.CommandContext(ctx, wsloop, srvArgs...)
 	srvOut := &syncbuf.Buffer{}
 	srv.Stdout = srvOut
 	srv.Stderr = srvOut
@@ -151,8 +180,8 @@ func measure(t testing.TB, n int) result {
 	base, _ := settledRSS(t, pid)
 
 	// Open n connections and hold them.
-	load := exec.CommandContext(ctx, wsload, "-mode", "idle", "-addr", addr, "-conns", strconv.Itoa(n),
-		"-src", freshSources(), "-src-count", "4", "-hold", "5m", "-json")
+	load := exec.CommandContext(ctx, wsload, append([]string{"-mode", "idle", "-addr", addr, "-conns", strconv.Itoa(n),
+		"-src", freshSources(), "-src-count", "4", "-hold", "5m", "-json"}, ext...)...)
 	stdin, err := load.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

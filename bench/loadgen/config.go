@@ -41,6 +41,10 @@ type Config struct {
 	Duration time.Duration // echo: measured time; default 10s
 	Drain    time.Duration // echo: how long to wait for replies after sending stops; default 2s
 	Hold     time.Duration // idle: how long to hold the connections; default 30s (negative: none)
+	// Extensions, idle mode only, is offered as Sec-WebSocket-Extensions
+	// (e.g. "permessage-deflate"): what a negotiated extension costs an
+	// idle connection. Echo mode does not decode extension frames.
+	Extensions string
 
 	Loops    int           // epoll loops (goroutines); default GOMAXPROCS, at most Conns
 	Deadline time.Duration // hard cap on the whole run; default derived from the others
@@ -61,6 +65,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, " \r\n") {
 		return c, fmt.Errorf("loadgen: bad path %q", c.Path)
+	}
+	if strings.ContainsAny(c.Extensions, "\r\n") {
+		return c, fmt.Errorf("loadgen: bad extensions %q", c.Extensions)
+	}
+	if c.Extensions != "" && c.Mode == ModeEcho {
+		return c, fmt.Errorf("loadgen: extensions are for idle mode only")
 	}
 	if _, err := ParseLoopbackAddr(c.Addr); err != nil {
 		return c, err

@@ -48,28 +48,36 @@ func acceptFor(key []byte) (a [acceptLen]byte) {
 	return a
 }
 
-// appendRequest appends an HTTP/1.1 upgrade request.
-func appendRequest(dst []byte, host, path string, key []byte) []byte {
+// appendRequest appends an HTTP/1.1 upgrade request, offering ext as
+// Sec-WebSocket-Extensions unless it is empty.
+func appendRequest(dst []byte, host, path string, key []byte, ext string) []byte {
 	dst = append(dst, "GET "...)
 	dst = append(dst, path...)
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	dst = append(dst, host...)
 	dst = append(dst, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	dst = append(dst, key...)
-	dst = append(dst, "\r\nSec-WebSocket-Version: 13\r\n\r\n"...)
-	return dst
+	dst = append(dst, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if ext != "" {
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = append(dst, ext...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
 }
 
 var (
 	errNotUpgraded = errors.New("upgrade refused: status is not 101")
 	errBadAccept   = errors.New("upgrade: wrong or missing Sec-WebSocket-Accept")
 	errHeadTooBig  = errors.New("upgrade: response head too large")
+	errNoExtension = errors.New("upgrade: the offered extension was not accepted")
 )
 
 // parseResponse looks for a complete response head in b. It returns the
 // head's length (0 while incomplete) and whether it is a 101 carrying the
-// expected Sec-WebSocket-Accept.
-func parseResponse(b []byte, accept []byte) (int, error) {
+// expected Sec-WebSocket-Accept and, when wantExt is set, a
+// Sec-WebSocket-Extensions header (the offered extension was accepted).
+func parseResponse(b []byte, accept []byte, wantExt bool) (int, error) {
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 {
 		if len(b) > maxHead {
@@ -84,18 +92,31 @@ func parseResponse(b []byte, accept []byte) (int, error) {
 	if !bytes.HasPrefix(line, []byte("HTTP/1.1 101")) || len(line) > 12 && line[12] != ' ' {
 		return n, fmt.Errorf("%w: %q", errNotUpgraded, line)
 	}
+	accepted, ext := false, false
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("Sec-WebSocket-Accept")) {
+		if !ok {
 			continue
 		}
-		if bytes.Equal(bytes.TrimSpace(value), accept) {
-			return n, nil
+		name = bytes.TrimSpace(name)
+		switch {
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Accept")):
+			if !bytes.Equal(bytes.TrimSpace(value), accept) {
+				return n, errBadAccept
+			}
+			accepted = true
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
+			ext = true
 		}
-		return n, errBadAccept
 	}
-	return n, errBadAccept
+	switch {
+	case !accepted:
+		return n, errBadAccept
+	case wantExt && !ext:
+		return n, errNoExtension
+	}
+	return n, nil
 }
 
 // appendFrame appends one final, masked client frame with the given opcode

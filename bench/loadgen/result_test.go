@@ -137,22 +137,22 @@ func TestHandshakeHelpers(t *testing.T) {
 		t.Fatalf("accept = %s", a)
 	}
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nsec-websocket-accept:  s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x00"
-	if n, err := parseResponse([]byte(resp[:20]), a[:]); n != 0 || err != nil {
+	if n, err := parseResponse([]byte(resp[:20]), a[:], false); n != 0 || err != nil {
 		t.Fatalf("partial head: %d %v", n, err)
 	}
-	if n, err := parseResponse([]byte(resp), a[:]); err != nil || n != len(resp)-2 {
+	if n, err := parseResponse([]byte(resp), a[:], false); err != nil || n != len(resp)-2 {
 		t.Fatalf("good head: %d %v", n, err)
 	}
-	if _, err := parseResponse([]byte(strings.Replace(resp, "s3pP", "xxxx", 1)), a[:]); err == nil {
+	if _, err := parseResponse([]byte(strings.Replace(resp, "s3pP", "xxxx", 1)), a[:], false); err == nil {
 		t.Fatal("wrong accept passed")
 	}
-	if _, err := parseResponse([]byte("HTTP/1.1 200 OK\r\n\r\n"), a[:]); err == nil {
+	if _, err := parseResponse([]byte("HTTP/1.1 200 OK\r\n\r\n"), a[:], false); err == nil {
 		t.Fatal("200 passed")
 	}
-	if _, err := parseResponse([]byte("HTTP/1.1 1010 x\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"), a[:]); err == nil {
+	if _, err := parseResponse([]byte("HTTP/1.1 1010 x\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"), a[:], false); err == nil {
 		t.Fatal("status 1010 passed")
 	}
-	if _, err := parseResponse(bytes.Repeat([]byte("x"), maxHead+1), a[:]); err == nil {
+	if _, err := parseResponse(bytes.Repeat([]byte("x"), maxHead+1), a[:], false); err == nil {
 		t.Fatal("endless head passed")
 	}
 }

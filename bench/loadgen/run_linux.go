@@ -571,7 +571,7 @@ func (l *loop) handle(i int, events uint32) {
 		key := makeKey(raw)
 		c.hs = &handshake{accept: acceptFor(key[:])}
 		c.state = stUpgrading
-		l.out = appendRequest(l.out, l.e.cfg.Addr, l.e.cfg.Path, key[:])
+		l.out = appendRequest(l.out, l.e.cfg.Addr, l.e.cfg.Path, key[:], l.e.cfg.Extensions)
 		l.write(i)
 	case stUpgrading:
 		if events&unix.EPOLLOUT != 0 && len(c.wbuf) > 0 && !l.flush(i) {
@@ -686,7 +686,7 @@ func (l *loop) readHandshake(i int) {
 			return
 		}
 		c.hs.buf = append(c.hs.buf, p...)
-		hl, err := parseResponse(c.hs.buf, c.hs.accept[:])
+		hl, err := parseResponse(c.hs.buf, c.hs.accept[:], l.e.cfg.Extensions != "")
 		if err != nil {
 			l.drop(i, err)
 			return

@@ -123,7 +123,7 @@ type config struct {
 	quiet     bool
 }
 
-var knownServers = []string{"wsloop", "gorilla", "coder", "gobwas", "gws", "nbio"}
+var knownServers = []string{"wsloop", "wsloop-edge", "gorilla", "coder", "gobwas", "gws", "nbio"}
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("wsbench", flag.ContinueOnError)

@@ -253,12 +253,18 @@ func buildBinaries(ctx context.Context, moduleDir, dir string, servers []string)
 	pkgs := []string{"./cmd/wsload"}
 	out := map[string]string{"wsload": filepath.Join(dir, "wsload")}
 	for _, s := range servers {
-		if s == "wsloop" {
-			pkgs = append(pkgs, "github.com/wsloop/wsloop/cmd/wsloop")
-		} else {
+		switch s {
+		case "wsloop", "wsloop-edge":
+			if _, ok := out["wsloop"]; !ok {
+				pkgs = append(pkgs, "github.com/wsloop/wsloop/cmd/wsloop")
+				out["wsloop"] = filepath.Join(dir, "wsloop")
+			}
+			// The same binary; wsloop-edge only differs in its flags.
+			out[s] = filepath.Join(dir, "wsloop")
+		default:
 			pkgs = append(pkgs, "./peers/"+s)
+			out[s] = filepath.Join(dir, s)
 		}
-		out[s] = filepath.Join(dir, s)
 	}
 	args := append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)

@@ -211,11 +211,25 @@ func (b *bench) serverEnv() []string {
 	return env
 }
 
+// edgeFlags turn on every production-edge feature of wsloop with limits
+// too generous to bite, so that "wsloop-edge" measures their cost when
+// unused: permessage-deflate offered (the load generator does not ask for
+// it), an Origin allowlist, connection and upgrade limits, inbound rate
+// limits, the outbound cap and the admin listener.
+var edgeFlags = []string{
+	"-compress", "-origins", "*", "-max-conns", "100000000", "-max-conns-per-ip", "100000000",
+	"-upgrade-rate", "100000000", "-rate-msgs", "100000000", "-rate-bytes", "1e15",
+	"-max-outbound", "1073741824", "-slow-consumer", "close", "-admin", "127.0.0.1:0",
+}
+
 func (b *bench) startServers(sp spec, server, addr string) ([]*child, error) {
 	var srvs []*child
 	for i := 0; i < sp.serverProcs; i++ {
 		args := []string{"-addr", addr}
-		if server == "wsloop" {
+		if server == "wsloop-edge" {
+			args = append(args, edgeFlags...)
+		}
+		if server == "wsloop" || server == "wsloop-edge" {
 			args = append(args, "-log-level", "warn")
 			if sp.serverProcs > 1 {
 				// Dozens of processes share two cores: one event loop

@@ -63,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "echo: measured time")
 	fs.DurationVar(&cfg.Drain, "drain", 2*time.Second, "echo: longest wait for replies after sending stops")
 	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections (negative: close at once)")
+	fs.StringVar(&cfg.Extensions, "extensions", "", "idle: offer this Sec-WebSocket-Extensions value (e.g. permessage-deflate)")
 	fs.IntVar(&cfg.Loops, "loops", 0, "epoll loops (0: GOMAXPROCS)")
 	fs.DurationVar(&cfg.Deadline, "deadline", 0, "hard cap on the whole run (0: derived from the other limits)")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON line")

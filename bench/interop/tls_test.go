@@ -1,0 +1,185 @@
+package interop
+
+// wss interop: gorilla/websocket, coder/websocket and Python's websockets
+// against the server's built-in TLS listener (server.WithTLS), each trusting
+// a CA the test makes.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	coder "github.com/coder/websocket"
+	"github.com/gorilla/websocket"
+
+	"github.com/wsloop/wsloop/server"
+)
+
+// wssPKI is a throwaway CA and a server certificate it signed for
+// 127.0.0.1 and localhost.
+type wssPKI struct {
+	server *tls.Config    // for server.WithTLS
+	roots  *x509.CertPool // for Go clients
+	caPEM  []byte         // for other clients
+}
+
+func newWSSPKI(t testing.TB) *wssPKI {
+	t.Helper()
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "wsloop interop CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	return &wssPKI{
+		server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der, caDER}, PrivateKey: key}}},
+		roots:  roots,
+		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+	}
+}
+
+// startWSSEcho starts an echo server with a wss listener and returns the
+// wss:// URL. The server is shut down when the test ends.
+func startWSSEcho(t testing.TB, p *wssPKI) string {
+	t.Helper()
+	srv := server.New(server.Echo(), server.WithMaxMessageSize(maxMessage), server.WithTLS("127.0.0.1:0", p.server))
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("server start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Logf("server shutdown: %v", err)
+		}
+	})
+	return "wss://" + srv.TLSAddr() + "/"
+}
+
+func TestTLSGorillaEcho(t *testing.T) {
+	p := newWSSPKI(t)
+	url := startWSSEcho(t, p)
+	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: &tls.Config{RootCAs: p.roots}}
+	c := gorillaDial(t, url, d)
+	for _, n := range testSizes {
+		t.Run("text/"+sizeName(n), func(t *testing.T) {
+			gorillaEcho(t, c, websocket.TextMessage, makeText(n))
+		})
+		t.Run("binary/"+sizeName(n), func(t *testing.T) {
+			gorillaEcho(t, c, websocket.BinaryMessage, makeBinary(n, byte(n)))
+		})
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after sending 1000: %v, want the server's 1000", err)
+	}
+}
+
+func TestTLSCoderEcho(t *testing.T) {
+	p := newWSSPKI(t)
+	url := startWSSEcho(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots}}}
+	c, _, err := coder.Dial(ctx, url, &coder.DialOptions{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("coder dial %s: %v", url, err)
+	}
+	c.SetReadLimit(2 * maxMessage)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	for _, n := range testSizes {
+		t.Run("text/"+sizeName(n), func(t *testing.T) {
+			coderEcho(t, c, coder.MessageText, makeText(n))
+		})
+		t.Run("binary/"+sizeName(n), func(t *testing.T) {
+			coderEcho(t, c, coder.MessageBinary, makeBinary(n, byte(n)))
+		})
+	}
+	if err := c.Close(coder.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("close handshake: %v", err)
+	}
+}
+
+func TestTLSPythonWebsockets(t *testing.T) {
+	needPython(t, "websockets")
+	p := newWSSPKI(t)
+	url := startWSSEcho(t, p)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, p.caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, systemPython, "websockets_wss_client.py", caFile, url)
+	cmd.Dir = "testdata"
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("websockets_wss_client.py timed out after %v; output:\n%s", scriptTimeout, out.String())
+	}
+	if err != nil {
+		t.Fatalf("websockets_wss_client.py: %v; output:\n%s", err, out.String())
+	}
+	if lines := strings.Fields(out.String()); len(lines) == 0 || lines[len(lines)-1] != "OK" {
+		t.Fatalf("websockets_wss_client.py did not print OK; output:\n%s", out.String())
+	}
+	t.Logf("python websockets over %s", strings.TrimSpace(out.String()))
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/poller"
+	"github.com/wsloop/wsloop/server"
+)
+
+// envPrefix names the environment variables that set flags.
+const envPrefix = "WSLOOP_"
+
+// flags is the command line, after the environment filled what it left
+// unset.
+type flags struct {
+	addr, mode, logFormat, logLevel, admin string
+
+	loops, workers, mailbox, maxHead, readBufferCap int
+	maxQueued, maxMsg, memLimit                     int64
+	gogc                                            int
+
+	handshakeTO, idleTO, pingInterval, pongTimeout, closeTimeout, drainTimeout time.Duration
+
+	reusePort, trimMemory bool
+
+	compress                   bool
+	compressLevel, compressMin int
+	subprotocols, origins      string
+	authTokens                 string
+
+	maxConns, maxConnsPerIP int
+	upgradeRate             float64
+	rateMsgs, rateBytes     float64
+	rateBurst               float64
+	maxOutbound             int
+	slowConsumer            string
+
+	tlsCert, tlsKey, tlsAddr string
+
+	trustedProxies            string
+	proxyProtocol, forwardFor bool
+	healthPath                string
+}
+
+// parseFlags parses args; a flag not on the command line takes its value
+// from the environment variable WSLOOP_<NAME> when that is set.
+// Usage and parse errors go to out.
+func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Writer) (*flags, error) {
+	f := new(flags)
+	fs := flag.NewFlagSet("wsloop", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address host:port (ws://)")
+	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo")
+	fs.IntVar(&f.loops, "loops", 0, "event loops (0: one per CPU)")
+	fs.IntVar(&f.workers, "workers", 0, "handler worker goroutines (0: 4 per CPU)")
+	fs.IntVar(&f.mailbox, "mailbox", poller.DefaultMailboxSize, "messages queued per connection before its input pauses")
+	fs.Int64Var(&f.maxQueued, "max-queued-bytes", poller.DefaultMaxQueuedBytes, "bytes queued for handlers on all connections")
+	fs.Int64Var(&f.maxMsg, "max-message-size", poller.DefaultMaxMessageSize, "largest message accepted, bytes, after decompression (1009 past it)")
+	fs.IntVar(&f.maxHead, "max-head-size", codec.DefaultMaxHeadSize, "largest HTTP request head, bytes (431 past it)")
+	fs.DurationVar(&f.handshakeTO, "handshake-timeout", poller.DefaultHandshakeTimeout, "time allowed to complete the upgrade")
+	fs.DurationVar(&f.idleTO, "idle-timeout", 0, "close connections silent this long (0: off)")
+	fs.DurationVar(&f.pingInterval, "ping-interval", poller.DefaultPingInterval, "ping connections silent this long (negative: off)")
+	fs.DurationVar(&f.pongTimeout, "pong-timeout", poller.DefaultPongTimeout, "wait this long after a ping before closing with 1011")
+	fs.DurationVar(&f.closeTimeout, "close-timeout", poller.DefaultCloseTimeout, "wait this long for the peer's close frame")
+	fs.BoolVar(&f.reusePort, "reuseport", false, "SO_REUSEPORT: several processes share the port")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for connections to close")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&f.readBufferCap, "read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")
+	fs.BoolVar(&f.trimMemory, "trim-memory", true, "return free heap to the OS after connection storms")
+	fs.IntVar(&f.gogc, "gogc", 0, "Go GC target percentage, as GOGC (0: leave the runtime's setting; negative: GC off)")
+	fs.Int64Var(&f.memLimit, "memory-limit", 0, "Go soft memory limit in bytes, as GOMEMLIMIT (0: leave the runtime's setting)")
+	fs.StringVar(&f.admin, "admin", "", "serve /metrics (Prometheus) and /debug/pprof on this address, e.g. 127.0.0.1:9090 (keep it private)")
+
+	fs.BoolVar(&f.compress, "compress", false, "enable permessage-deflate (RFC 7692) for clients that offer it")
+	fs.IntVar(&f.compressLevel, "compress-level", 1, "flate level of outgoing messages, 1 (fastest) to 9")
+	fs.IntVar(&f.compressMin, "compress-min", poller.DefaultCompressMin, "send messages shorter than this uncompressed (negative: compress all)")
+	fs.StringVar(&f.subprotocols, "subprotocols", "", "comma-separated subprotocols the server speaks (Sec-WebSocket-Protocol)")
+	fs.StringVar(&f.origins, "origins", "", "comma-separated Origin allowlist: https://app.example.com, example.com, *.example.com (403 otherwise; empty: any)")
+	fs.StringVar(&f.authTokens, "auth-tokens", "", "file of accepted bearer tokens, one per line as 'token [identity]'; clients send Authorization: Bearer <token> or ?token=<token> (401 otherwise)")
+	fs.IntVar(&f.maxConns, "max-conns", 0, "most connections held; 503 with Retry-After past it (0: no limit)")
+	fs.IntVar(&f.maxConnsPerIP, "max-conns-per-ip", 0, "most connections per client IP; 429 past it (0: no limit)")
+	fs.Float64Var(&f.upgradeRate, "upgrade-rate", 0, "most upgrades accepted per second, server-wide; 503 past it (0: no limit)")
+	fs.Float64Var(&f.rateMsgs, "rate-msgs", 0, "most messages per second per connection; 1008 past it (0: no limit)")
+	fs.Float64Var(&f.rateBytes, "rate-bytes", 0, "most payload bytes per second per connection; 1008 past it (0: no limit)")
+	fs.Float64Var(&f.rateBurst, "rate-burst", 1, "seconds' worth of -rate-msgs/-rate-bytes a quiet connection may send at once")
+	fs.IntVar(&f.maxOutbound, "max-outbound", poller.DefaultMaxOutbound, "bytes queued for one slow peer before -slow-consumer applies (negative: no cap)")
+	fs.StringVar(&f.slowConsumer, "slow-consumer", "close", "what to do past -max-outbound: close (1008 \"slow consumer\") or drop (the message, counted)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) for wss; with -tls-key, enables the TLS listener")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for -tls-cert")
+	fs.StringVar(&f.tlsAddr, "tls-addr", "127.0.0.1:8443", "listen address of the wss (TLS) listener")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose PROXY headers / X-Forwarded-For are believed")
+	fs.BoolVar(&f.proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header from -trusted-proxies (haproxy send-proxy[-v2], nginx proxy_protocol)")
+	fs.BoolVar(&f.forwardFor, "forwarded-for", false, "take the client address from X-Forwarded-For on upgrades from -trusted-proxies")
+	fs.StringVar(&f.healthPath, "health-path", "/healthz", "health check path on the WebSocket port: 200 serving, 503 draining (\"-\": off)")
+
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: wsloop [flags]\n\nA WebSocket server for very many connections. Every flag can also be set\nwith an environment variable %s<FLAG> (upper case, '-' as '_'),\ne.g. %sMAX_CONNS=10000; the command line wins.\n\nFlags:\n", envPrefix, envPrefix)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var errs []error
+	fs.VisitAll(func(fl *flag.Flag) {
+		if set[fl.Name] {
+			return
+		}
+		name := envName(fl.Name)
+		if v, ok := lookupEnv(name); ok {
+			if err := fs.Set(fl.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	})
+	return f, errors.Join(errs...)
+}
+
+// envName is the environment variable for a flag: "max-conns" is
+// WSLOOP_MAX_CONNS.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// options turns the flags into server options.
+func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
+	opts := []server.Option{
+		server.WithEventLoops(f.loops),
+		server.WithWorkers(f.workers),
+		server.WithMailboxSize(f.mailbox),
+		server.WithMaxQueuedBytes(f.maxQueued),
+		server.WithMaxMessageSize(f.maxMsg),
+		server.WithMaxRequestHeadSize(f.maxHead),
+		server.WithHandshakeTimeout(f.handshakeTO),
+		server.WithIdleTimeout(f.idleTO),
+		server.WithPingInterval(f.pingInterval),
+		server.WithPongTimeout(f.pongTimeout),
+		server.WithCloseTimeout(f.closeTimeout),
+		server.WithReusePort(f.reusePort),
+		server.WithReadBufferCap(f.readBufferCap),
+		server.WithMemoryTrim(f.trimMemory),
+		server.WithLogger(logger),
+		server.WithMaxConns(f.maxConns),
+		server.WithMaxConnsPerIP(f.maxConnsPerIP),
+		server.WithUpgradeRate(f.upgradeRate, 0),
+		server.WithInboundRate(f.rateMsgs, f.rateBytes, f.rateBurst),
+		server.WithHealthPath(f.healthPath),
+	}
+	if f.compress {
+		opts = append(opts, server.WithCompression(f.compressLevel, f.compressMin))
+	}
+	if list := splitList(f.subprotocols); len(list) > 0 {
+		opts = append(opts, server.WithSubprotocols(list...))
+	}
+	if list := splitList(f.origins); len(list) > 0 {
+		opts = append(opts, server.WithOrigins(list...))
+	}
+	var policy server.SlowConsumerPolicy
+	switch f.slowConsumer {
+	case "close":
+		policy = server.SlowClose
+	case "drop":
+		policy = server.SlowDrop
+	default:
+		return nil, fmt.Errorf("-slow-consumer %q: want close or drop", f.slowConsumer)
+	}
+	opts = append(opts, server.WithMaxOutbound(f.maxOutbound, policy))
+	if f.tlsCert != "" || f.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, server.WithTLS(f.tlsAddr, cfg))
+	}
+	if f.trustedProxies != "" {
+		trusted, err := codec.ParseTrustedProxies(f.trustedProxies)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %w", err)
+		}
+		opts = append(opts, server.WithTrustedProxies(trusted...),
+			server.WithProxyProtocol(f.proxyProtocol), server.WithForwardedFor(f.forwardFor))
+	} else if f.proxyProtocol || f.forwardFor {
+		return nil, errors.New("-proxy-protocol and -forwarded-for need -trusted-proxies")
+	}
+	if f.authTokens != "" {
+		auth, err := tokenAuth(f.authTokens)
+		if err != nil {
+			return nil, fmt.Errorf("-auth-tokens: %w", err)
+		}
+		opts = append(opts, server.WithAuth(auth))
+	}
+	return opts, nil
+}
+
+// tokenAuth reads a token file and returns an auth hook accepting those
+// tokens, from "Authorization: Bearer <token>" or a "token" query
+// parameter, and attaching the token's identity (the token itself when
+// the line names none).
+func tokenAuth(path string) (server.AuthFunc, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	tokens := make(map[string]string)
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		token, id, _ := strings.Cut(line, " ")
+		if id = strings.TrimSpace(id); id == "" {
+			id = token
+		}
+		tokens[token] = id
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("no tokens in file")
+	}
+	return func(req *server.Request, _ net.Addr) (any, error) {
+		token, ok := strings.CutPrefix(req.Header("Authorization"), "Bearer ")
+		if !ok {
+			token = req.Query().Get("token")
+		}
+		if id, ok := tokens[strings.TrimSpace(token)]; ok && token != "" {
+			return id, nil
+		}
+		return nil, server.Reject(401, "missing or unknown token")
+	}, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
