@@ -64,7 +64,7 @@ type Engine struct {
 	loopsV  atomic.Pointer[[]*loop]
 
 	decoders sync.Pool
-	trim     trimmer // ticker goroutine only
+	trim     trimmer // ticker goroutine, and event loops for opened
 
 	stats counters
 	admit admission
@@ -264,7 +264,9 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.timer = c.lastRead // the handshake deadline runs from here
 	c.loop.add(c)
 	gc.SetContext(c)
-	e.conns.Add(1)
+	if n := e.conns.Add(1); e.cfg.TrimMemory {
+		e.trim.opened(n)
+	}
 	return nil, gnet.None
 }
 
