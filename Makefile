@@ -60,7 +60,8 @@ bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 BENCH_OUT ?= results
-# Side-by-side comparison of all peers (about 7 minutes): idle 18K,
+# Side-by-side comparison of all peers and wsloop-edge (wsloop with every
+# edge feature enabled but unused; about 8 minutes): idle 18K,
 # echo 1 KiB x 10K, echo 64 B x 1K. Table on stdout, JSON and charts in
 # bench/$(BENCH_OUT).
 bench:
