@@ -75,8 +75,14 @@ func benchEcho(b *testing.B, size int, opts []server.Option) {
 			b.Fatal(err)
 		}
 	}
-	c.conn.SetDeadline(time.Now().Add(time.Minute))
 	b.SetBytes(int64(size))
+	pipeline(b, c, msg, window, readEcho)
+}
+
+// pipeline writes msg b.N times on c, keeping window messages in flight:
+// readEcho reads one reply. It resets the timer and reports allocations.
+func pipeline(b *testing.B, c *client, msg []byte, window int, readEcho func()) {
+	c.conn.SetDeadline(time.Now().Add(5 * time.Minute))
 	b.ReportAllocs()
 	b.ResetTimer()
 	inflight := 0

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"testing"
-	"time"
 
 	"github.com/gobwas/ws"
 
@@ -90,24 +89,8 @@ func BenchmarkCompressedEcho(b *testing.B) {
 				}
 				echoBytes += int64(n) + h.Length
 			}
-			const window = 16
-			c.conn.SetDeadline(time.Now().Add(5 * time.Minute))
 			b.SetBytes(int64(len(p)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			inflight := 0
-			for i := 0; i < b.N; i++ {
-				if _, err := c.conn.Write(msg); err != nil {
-					b.Fatal(err)
-				}
-				if inflight++; inflight == window {
-					readEcho()
-					inflight--
-				}
-			}
-			for ; inflight > 0; inflight-- {
-				readEcho()
-			}
+			pipeline(b, c, msg, 16, readEcho)
 			b.StopTimer()
 			b.ReportMetric(float64(len(msg)), "sent-B/msg")
 			b.ReportMetric(float64(echoBytes)/float64(b.N), "echo-B/msg")

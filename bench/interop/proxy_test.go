@@ -3,16 +3,10 @@ package interop
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -27,6 +21,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsloop/wsloop/internal/testpki"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -109,62 +104,24 @@ func (b *proxyBackend) noOpen(t *testing.T) {
 	}
 }
 
-// proxyCert is a self-signed certificate for 127.0.0.1 written in the
-// forms the proxies want, and a pool for the clients that trusts it.
+// proxyCert is a throwaway CA's server certificate for 127.0.0.1 written
+// in the forms the proxies want, and a pool for the clients that trusts it.
 type proxyCert struct {
-	cert, key, bundle string // PEM files: certificate, key, both (haproxy)
+	cert, key, bundle string // PEM files: certificate chain, key, both (haproxy)
 	pool              *x509.CertPool
 }
 
 func makeProxyCert(t *testing.T, dir string) *proxyCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := testpki.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "wsloop interop"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, key, bundle, _, err := p.WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
-	pc := &proxyCert{
-		cert:   filepath.Join(dir, "cert.pem"),
-		key:    filepath.Join(dir, "key.pem"),
-		bundle: filepath.Join(dir, "bundle.pem"),
-		pool:   x509.NewCertPool(),
-	}
-	pc.pool.AddCert(parsed)
-	for path, data := range map[string][]byte{
-		pc.cert:   certPEM,
-		pc.key:    keyPEM,
-		pc.bundle: append(append([]byte{}, certPEM...), keyPEM...),
-	} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return pc
+	return &proxyCert{cert: cert, key: key, bundle: bundle, pool: p.Roots}
 }
 
 // proxyFreeAddr returns a loopback address with a port that was free a

@@ -22,7 +22,13 @@ const scriptTimeout = 2 * time.Minute
 // it to print OK.
 func runScript(t *testing.T, name string, args ...string) {
 	t.Helper()
-	url := startEcho(t)
+	runScriptURL(t, startEcho(t), name, args...)
+}
+
+// runScriptURL runs name with args and url in testdata/ and requires that
+// its output ends with OK.
+func runScriptURL(t *testing.T, url, name string, args ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, append(args, url)...)

@@ -1,10 +1,13 @@
 """Interop check: the Python `websockets` asyncio client against a wsloop echo server.
 
-Usage: /usr/bin/python3 websockets_client.py ws://127.0.0.1:PORT/
-Prints OK on success; exits non-zero with an explanation otherwise.
+Usage: /usr/bin/python3 websockets_client.py [--ca CA_FILE] ws://127.0.0.1:PORT/
+With --ca the URL is wss:// and CA_FILE is the PEM certificate of the CA that
+signed the server's certificate. Prints OK on success; exits non-zero with an
+explanation otherwise.
 """
 import asyncio
 import os
+import ssl
 import sys
 
 import websockets
@@ -22,9 +25,14 @@ def text(n):
     return (s + b"x" * (n - len(s))).decode("utf-8")
 
 
-async def main(url):
+async def main(url, cafile):
+    kw = {}
+    if cafile:
+        kw["ssl"] = ssl.create_default_context(cafile=cafile)
     async with websockets.connect(url, max_size=None, open_timeout=10,
-                                  close_timeout=10) as ws:
+                                  close_timeout=10, **kw) as ws:
+        if cafile:
+            print(ws.transport.get_extra_info("ssl_object").version())
         for n in (0, 1, 125, 126, 65535, 65536, 1 << 20):
             t = text(n)
             await ws.send(t)
@@ -53,6 +61,10 @@ async def main(url):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        fail("usage: websockets_client.py ws://host:port/")
-    asyncio.run(asyncio.wait_for(main(sys.argv[1]), 120))
+    args = sys.argv[1:]
+    cafile = None
+    if len(args) == 3 and args[0] == "--ca":
+        cafile, args = args[1], args[2:]
+    if len(args) != 1:
+        fail("usage: websockets_client.py [--ca CA_FILE] ws://host:port/")
+    asyncio.run(asyncio.wait_for(main(args[0], cafile), 120))
