@@ -618,6 +618,26 @@ type edgeEnv struct {
 func (x *edgeEnv) expect(label string, n int) { x.want[label] += uint64(n) }
 
 // up runs one upgrade attempt against the row's server.
+// upgradeOnceFreed retries an upgrade to target until the server has seen a
+// connection close and has a slot again; until then every attempt must be
+// refused with status and counted as result.
+func (x *edgeEnv) upgradeOnceFreed(t *testing.T, target string, status int, result string) *client {
+	t.Helper()
+	for i := 0; ; i++ {
+		res := x.up(t, hsReq{target: target})
+		if res.status == 101 {
+			x.expect("accepted", 1)
+			return res.c
+		}
+		expectStatus(t, res, status, true, "")
+		x.expect(result, 1)
+		if i == 500 {
+			t.Fatal("no slot after closing a connection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (x *edgeEnv) up(t *testing.T, r hsReq) *hsResult {
 	t.Helper()
 	return handshake(t, x.addr, r)
@@ -875,21 +895,7 @@ func edgeRows() []edgeRow {
 				x.expect("accepted", 1)
 				// Closing one frees a slot, once the server saw it close.
 				held[0].closeNormally()
-				var c *client
-				for i := 0; c == nil; i++ {
-					res := x.up(t, hsReq{target: "/ws?id=again"})
-					if res.status == 101 {
-						c = res.c
-						x.expect("accepted", 1)
-						break
-					}
-					expectStatus(t, res, 429, true, "")
-					x.expect("ip_limit", 1)
-					if i == 500 {
-						t.Fatal("no slot after closing a connection")
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				c := x.upgradeOnceFreed(t, "/ws?id=again", 429, "ip_limit")
 				echoOnce(c, "again")
 				expectStatus(t, x.up(t, hsReq{}), 429, true, "")
 				x.expect("ip_limit", 1)
@@ -909,21 +915,7 @@ func edgeRows() []edgeRow {
 				}
 				echoOnce(a, "a")
 				b.closeNormally()
-				var c *client
-				for i := 0; c == nil; i++ {
-					res := x.up(t, hsReq{target: "/ws?id=c"})
-					if res.status == 101 {
-						c = res.c
-						x.expect("accepted", 1)
-						break
-					}
-					expectStatus(t, res, 503, true, "")
-					x.expect("conn_limit", 1)
-					if i == 500 {
-						t.Fatal("no slot after closing a connection")
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				c := x.upgradeOnceFreed(t, "/ws?id=c", 503, "conn_limit")
 				echoOnce(c, "c")
 				expectStatus(t, x.up(t, hsReq{}), 503, true, "")
 				x.expect("conn_limit", 1)

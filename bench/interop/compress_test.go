@@ -80,16 +80,7 @@ func startCompressServer(t *testing.T, level, min int) *compressServer {
 		},
 		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
 	}, server.WithCompression(level, min), server.WithMaxMessageSize(maxMessage))
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("server start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Logf("server shutdown: %v", err)
-		}
-	})
+	serve(t, srv)
 	cs.addr = srv.Addr()
 	return cs
 }
@@ -352,31 +343,6 @@ var compressConfigs = []struct {
 	{"min256", 1, 256},
 }
 
-// runCompressScript runs a client script from testdata/ and returns its
-// output; it must end with OK.
-func runCompressScript(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = "testdata"
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s timed out after %v; output:\n%s", bin, args[0], scriptTimeout, out.String())
-	}
-	if err != nil {
-		t.Fatalf("%s %s: %v; output:\n%s", bin, args[0], err, out.String())
-	}
-	if f := strings.Fields(out.String()); len(f) == 0 || f[len(f)-1] != "OK" {
-		t.Fatalf("%s %s did not print OK; output:\n%s", bin, args[0], out.String())
-	}
-	return out.String()
-}
-
 func TestCompressPythonWebsockets(t *testing.T) {
 	needPython(t, "websockets")
 	plan, spec := compressPlan()
@@ -392,7 +358,7 @@ func TestCompressPythonWebsockets(t *testing.T) {
 			t.Run(cfg.name+"/"+tc.mode, func(t *testing.T) {
 				cs := startCompressServer(t, cfg.level, cfg.min)
 				tap := startWireTap(t, cs.addr)
-				out := runCompressScript(t, systemPython, "compress_websockets.py", "ws://"+tap.addr()+"/", tc.mode, spec)
+				out := runCommand(t, systemPython, "compress_websockets.py", "ws://"+tap.addr()+"/", tc.mode, spec)
 				t.Logf("client: %s", strings.TrimSpace(out))
 				checkCompressWire(t, tap, plan, tc.deflate, cfg.min)
 				cs.wantCompressed(t, tc.deflate)
@@ -414,7 +380,7 @@ func TestCompressNodeWs(t *testing.T) {
 		t.Run(cfg.name, func(t *testing.T) {
 			cs := startCompressServer(t, cfg.level, cfg.min)
 			tap := startWireTap(t, cs.addr)
-			out := runCompressScript(t, node, "compress_ws.js", "ws://"+tap.addr()+"/", spec)
+			out := runCommand(t, node, "compress_ws.js", "ws://"+tap.addr()+"/", spec)
 			t.Logf("client: %s", strings.TrimSpace(out))
 			checkCompressWire(t, tap, plan, true, cfg.min)
 			cs.wantCompressed(t, true)

@@ -34,16 +34,7 @@ func startServer(t testing.TB, opts ...server.Option) string {
 		opts = append([]server.Option{server.WithLogger(lg)}, opts...)
 	}
 	srv := server.New(server.Echo(), opts...)
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("server start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Logf("server shutdown: %v", err)
-		}
-	})
+	serve(t, srv)
 	return "ws://" + srv.Addr() + "/"
 }
 
@@ -149,4 +140,20 @@ func runClients(t *testing.T, n int, client func(i int) error) {
 			t.Error(err)
 		}
 	}
+}
+
+// serve starts srv on a free loopback port and shuts it down when the test
+// ends.
+func serve(t testing.TB, srv *server.Server) {
+	t.Helper()
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("server start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Logf("server shutdown: %v", err)
+		}
+	})
 }

@@ -53,16 +53,7 @@ func startProxyBackend(t *testing.T, opts ...server.Option) *proxyBackend {
 		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
 		Closed:  func(c server.Conn, err error) { b.closed <- err },
 	}, opts...)
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("server start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Logf("server shutdown: %v", err)
-		}
-	})
+	serve(t, srv)
 	b.addr = srv.Addr()
 	return b
 }

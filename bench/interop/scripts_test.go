@@ -29,9 +29,16 @@ func runScript(t *testing.T, name string, args ...string) {
 // its output ends with OK.
 func runScriptURL(t *testing.T, url, name string, args ...string) {
 	t.Helper()
+	runCommand(t, name, append(args, url)...)
+}
+
+// runCommand runs name with args in testdata/, bounded by scriptTimeout,
+// requires that its output ends with OK and returns the output.
+func runCommand(t *testing.T, name string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, append(args, url)...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = "testdata"
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -47,6 +54,7 @@ func runScriptURL(t *testing.T, url, name string, args ...string) {
 	if lines := strings.Fields(out.String()); len(lines) == 0 || lines[len(lines)-1] != "OK" {
 		t.Fatalf("%s %v did not print OK; output:\n%s", name, args, out.String())
 	}
+	return out.String()
 }
 
 // needPython skips (outside CI) or fails (in CI) when /usr/bin/python3 or one

@@ -43,16 +43,7 @@ func newWSSPKI(t testing.TB) *wssPKI {
 func startWSSEcho(t testing.TB, p *wssPKI) string {
 	t.Helper()
 	srv := server.New(server.Echo(), server.WithMaxMessageSize(maxMessage), server.WithTLS("127.0.0.1:0", p.server))
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("server start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Logf("server shutdown: %v", err)
-		}
-	})
+	serve(t, srv)
 	return "wss://" + srv.TLSAddr() + "/"
 }
 
