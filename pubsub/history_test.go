@@ -1,0 +1,58 @@
+package pubsub
+
+import (
+	"testing"
+	"time"
+)
+
+func TestHistorySince(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	h := newHistory(5, time.Minute)
+	for s := uint64(1); s <= 8; s++ {
+		h.add(Message{Seq: s, Time: t0.Add(time.Duration(s) * time.Second)})
+	}
+	now := t0.Add(10 * time.Second)
+	cases := []struct {
+		since  uint64
+		ok     bool
+		first  uint64
+		length int
+	}{
+		{8, true, 0, 0},  // up to date
+		{7, true, 8, 1},  // one behind
+		{3, true, 4, 5},  // exactly the oldest kept
+		{2, false, 0, 0}, // 3 was dropped
+		{0, false, 0, 0}, // everything since the start: dropped
+		{9, false, 0, 0}, // from the future
+	}
+	for _, tc := range cases {
+		got, ok := h.since(tc.since, 8, now)
+		if ok != tc.ok || len(got) != tc.length || (tc.length > 0 && got[0].Seq != tc.first) {
+			t.Errorf("since(%d) = %d messages (first %v), ok %v; want %d from %d, ok %v",
+				tc.since, len(got), got, ok, tc.length, tc.first, tc.ok)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Seq != got[i-1].Seq+1 {
+				t.Errorf("since(%d): not consecutive: %v", tc.since, got)
+			}
+		}
+	}
+	// Age limit: at t0+64s only messages newer than t0+4s remain (5..8).
+	if _, ok := h.since(3, 8, t0.Add(64*time.Second+time.Millisecond)); ok {
+		t.Errorf("since(3) after expiry of 4: ok, want recovery failed")
+	}
+	if got, ok := h.since(5, 8, t0.Add(64*time.Second+time.Millisecond)); !ok || len(got) != 3 {
+		t.Errorf("since(5) after expiry: %d, %v; want 3 messages", len(got), ok)
+	}
+}
+
+func TestHistoryDisabled(t *testing.T) {
+	h := newHistory(0, 0)
+	h.add(Message{Seq: 1})
+	if _, ok := h.since(0, 1, time.Now()); ok {
+		t.Error("no history: recovering a missed message should fail")
+	}
+	if _, ok := h.since(1, 1, time.Now()); !ok {
+		t.Error("no history: an up-to-date client needs nothing and should succeed")
+	}
+}
