@@ -1,33 +1,6 @@
-// Package pubsub is wsloop's topics: publish once, deliver to every
-// subscriber, with per-topic sequence numbers, a bounded history for
-// recovery, and conflation for subscribers that fall behind.
 package pubsub
 
-import (
-	"errors"
-	"time"
-)
-
-// Position is a place in a topic's stream: the epoch names one run of the
-// topic's history (it changes when the history is lost, e.g. on restart),
-// and Seq counts messages within it, from 1.
-type Position struct {
-	Epoch string
-	Seq   uint64
-}
-
-// Message is one published message as stored in a topic's history.
-type Message struct {
-	Seq  uint64
-	Time time.Time
-	Key  string // conflation key ("" means none)
-	Data []byte // owned by the history; never modified after Publish
-}
-
-// ErrRecoveryFailed is returned by Since when the asked position cannot be
-// recovered: another epoch, or a gap older than the history. The client
-// must take a fresh snapshot.
-var ErrRecoveryFailed = errors.New("pubsub: recovery failed: take a fresh snapshot")
+import "time"
 
 // history is a topic's bounded history: the last max messages, and none
 // older than ttl (0: no age limit). It is a ring; not safe for concurrent
@@ -44,7 +17,8 @@ func newHistory(max int, ttl time.Duration) *history {
 	return &history{max: max, ttl: ttl}
 }
 
-// add appends m, dropping the oldest message when full.
+// add appends m, dropping the oldest message when full. m.Data becomes
+// the history's.
 func (h *history) add(m Message) {
 	if h.max <= 0 {
 		return
@@ -53,11 +27,19 @@ func (h *history) add(m Message) {
 		h.ring = append(h.ring, Message{})
 	}
 	if h.n == h.max {
+		h.ring[h.start] = Message{}
 		h.start = (h.start + 1) % h.max
 		h.n--
 	}
 	h.ring[(h.start+h.n)%len(h.ring)] = m
 	h.n++
+	h.expire(m.Time)
+}
+
+// reset drops every message.
+func (h *history) reset() {
+	clear(h.ring)
+	h.ring, h.start, h.n = h.ring[:0], 0, 0
 }
 
 // expire drops messages older than the ttl at now.
@@ -71,7 +53,8 @@ func (h *history) expire(now time.Time) {
 
 // since returns the messages after seq, oldest first, given last, the
 // topic's latest sequence number. ok is false when messages after seq have
-// been dropped (or seq is in the future).
+// been dropped (or seq is in the future). The messages share their Data
+// with the history.
 func (h *history) since(seq, last uint64, now time.Time) (out []Message, ok bool) {
 	h.expire(now)
 	if seq > last {
@@ -85,7 +68,7 @@ func (h *history) since(seq, last uint64, now time.Time) (out []Message, ok bool
 	}
 	for i := range h.n {
 		m := h.ring[(h.start+i)%len(h.ring)]
-		if m.Seq > seq {
+		if m.Seq > seq && m.Seq <= last {
 			out = append(out, m)
 		}
 	}

@@ -9,7 +9,7 @@ func TestHistorySince(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	h := newHistory(5, time.Minute)
 	for s := uint64(1); s <= 8; s++ {
-		h.add(Message{Seq: s, Time: t0.Add(time.Duration(s) * time.Second)})
+		h.add(Message{Position: Position{Seq: s}, Time: t0.Add(time.Duration(s) * time.Second)})
 	}
 	now := t0.Add(10 * time.Second)
 	cases := []struct {
@@ -48,7 +48,7 @@ func TestHistorySince(t *testing.T) {
 
 func TestHistoryDisabled(t *testing.T) {
 	h := newHistory(0, 0)
-	h.add(Message{Seq: 1})
+	h.add(Message{Position: Position{Seq: 1}})
 	if _, ok := h.since(0, 1, time.Now()); ok {
 		t.Error("no history: recovering a missed message should fail")
 	}

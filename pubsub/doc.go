@@ -1,0 +1,68 @@
+// Package pubsub is wsloop's topics: publish a message once and every
+// subscriber of the topic receives it, with what market-data feeds need on
+// top: per-topic sequence numbers and epochs, a bounded history from which
+// reconnecting clients recover what they missed, and per-subscription
+// conflation for subscribers that fall behind.
+//
+// A Hub serves the wire protocol below as a server.Handler and publishes
+// from Go (Hub.Publish). Its topics go through a Broker: NewLocal keeps
+// them in this process; package natsbroker joins several wsloop processes
+// or machines through NATS JetStream.
+//
+// # Delivery
+//
+// A publication is encoded once per wire form (and compressed once for the
+// subscribers that negotiated permessage-deflate); each event loop gets one
+// task for all of its subscribers, and a connection with several pending
+// publications gets them in one write. A subscription ends with its
+// connection, in O(1). Publications of one topic reach each subscriber in
+// sequence order, after the "subscribed" answer and any replayed messages;
+// they are not ordered with the connection's own Conn.Send calls.
+//
+// # Wire protocol
+//
+// Clients send JSON text messages; the subprotocol (Sec-WebSocket-Protocol)
+// picks the form of publications: "wsloop.json" (also when none is
+// negotiated) or "wsloop.bin". Every client message may carry an "id"
+// (a JSON number or string), echoed in its answer.
+//
+//	→ {"op":"subscribe","topic":"AAPL","id":1}
+//	→ {"op":"subscribe","topic":"AAPL","since":{"epoch":"9f86d081884c7d65","seq":41},"conflate":true}
+//	→ {"op":"unsubscribe","topic":"AAPL","id":2}
+//
+//	← {"op":"subscribed","id":1,"topic":"AAPL","epoch":"9f86d081884c7d65","seq":41}
+//	← {"op":"subscribed","topic":"AAPL","epoch":"9f86d081884c7d65","seq":57,"recovery":"ok"}
+//	← {"op":"msg","topic":"AAPL","epoch":"9f86d081884c7d65","seq":42,"key":"AAPL","data":{"px":101.5}}
+//	← {"op":"unsubscribed","id":2,"topic":"AAPL"}
+//	← {"op":"error","id":3,"code":"bad_request","message":"unknown op \"subscrib\""}
+//
+// "subscribed" gives the topic's position when the subscription began:
+// the messages that follow have seq+1, seq+2, … in that epoch. The epoch is
+// 16 hex digits; seq counts from 1. A subscribe with "since" (the position
+// of the last message the client has) asks for recovery: "recovery":"ok" is
+// followed first by the missed messages, oldest first, then by live ones,
+// with no gap and no duplicate; "recovery":"failed" means the gap is older
+// than the topic's history or from another epoch, and the client must take
+// a fresh snapshot (live messages follow). "key" is the publisher's
+// conflation key, absent when empty. "data" is the published payload,
+// embedded as is when it is JSON and as a JSON string otherwise.
+//
+// With "conflate":true, a subscriber whose connection falls behind (more
+// than the conflation threshold queued for it) gets only the latest
+// message per key while it catches up: sequence numbers then skip, but
+// each key's last value arrives. Messages without a key are never
+// conflated.
+//
+// Error codes: "bad_request" (not JSON, unknown op, binary message),
+// "bad_topic", "bad_position", "already_subscribed", "not_subscribed",
+// "too_many_subscriptions", "unavailable" (the broker failed). After too
+// many errors (WithMaxErrors) the server closes with 1008.
+//
+// In "wsloop.bin", publications are binary messages: byte 0x01, the
+// topic's length (1 byte) and bytes, the epoch and the sequence (8 bytes
+// each, big endian), the key's length (1 byte) and bytes, then the data to
+// the end of the message. Answers stay JSON text.
+//
+// Topic names are 1–255 bytes without control characters, spaces, '*',
+// '>' or empty '.'-separated parts (ValidTopic).
+package pubsub

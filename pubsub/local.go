@@ -1,0 +1,172 @@
+package pubsub
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+// Local is the in-process Broker of a single server: sequences and history
+// live in this process's memory, so its epoch is new at every start.
+type Local struct {
+	epoch uint64
+	max   int
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu     sync.Mutex
+	topics map[string]*localTopic
+	closed bool
+}
+
+// localTopic is one topic of a Local broker; mu orders its messages.
+type localTopic struct {
+	mu   sync.Mutex
+	seq  uint64
+	hist *history
+	subs []*localSub
+}
+
+type localSub struct{ fn func(Message) }
+
+// NewLocal returns an in-process broker whose topics each keep their last
+// max messages, none older than ttl (0: no age limit). max 0 keeps no
+// history: only clients that missed nothing recover.
+func NewLocal(max int, ttl time.Duration) *Local {
+	return &Local{epoch: newEpoch(), max: max, ttl: ttl, now: time.Now, topics: make(map[string]*localTopic)}
+}
+
+// newEpoch is a random non-zero epoch.
+func newEpoch() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if e := binary.BigEndian.Uint64(b[:]); e != 0 {
+			return e
+		}
+	}
+}
+
+// topic returns name's topic, created if create; with its lock held.
+func (l *Local) topic(name string, create bool) (*localTopic, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t := l.topics[name]
+	if t == nil && create {
+		t = &localTopic{hist: newHistory(l.max, l.ttl)}
+		l.topics[name] = t
+	}
+	l.mu.Unlock()
+	if t != nil {
+		t.mu.Lock()
+	}
+	return t, nil
+}
+
+// Publish implements Broker: subscribers are called before it returns.
+func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
+	if !ValidTopic(topic) {
+		return Position{}, ErrBadTopic
+	}
+	t, err := l.topic(topic, true)
+	if err != nil {
+		return Position{}, err
+	}
+	defer t.mu.Unlock()
+	t.seq++
+	m := Message{Topic: topic, Position: Position{l.epoch, t.seq}, Time: l.now(), Key: key, Data: append([]byte(nil), data...)}
+	t.hist.add(m)
+	for _, s := range t.subs {
+		s.fn(m)
+	}
+	return m.Position, nil
+}
+
+// Subscribe implements Broker.
+func (l *Local) Subscribe(topic string, fn func(Message)) (func(), error) {
+	if !ValidTopic(topic) {
+		return nil, ErrBadTopic
+	}
+	t, err := l.topic(topic, true)
+	if err != nil {
+		return nil, err
+	}
+	s := &localSub{fn: fn}
+	t.subs = append(t.subs, s)
+	t.mu.Unlock()
+	return func() { l.unsubscribe(topic, t, s) }, nil
+}
+
+func (l *Local) unsubscribe(name string, t *localTopic, s *localSub) {
+	t.mu.Lock()
+	for i, x := range t.subs {
+		if x == s {
+			t.subs = append(t.subs[:i], t.subs[i+1:]...)
+			break
+		}
+	}
+	idle := len(t.subs) == 0 && t.seq == 0
+	t.mu.Unlock()
+	if idle {
+		// Nothing to remember: forget the topic (it was only subscribed).
+		l.mu.Lock()
+		t.mu.Lock()
+		if len(t.subs) == 0 && t.seq == 0 && l.topics[name] == t {
+			delete(l.topics, name)
+		}
+		t.mu.Unlock()
+		l.mu.Unlock()
+	}
+}
+
+// History implements Broker.
+func (l *Local) History(topic string, since Position) ([]Message, Position, error) {
+	if !ValidTopic(topic) {
+		return nil, Position{}, ErrBadTopic
+	}
+	t, err := l.topic(topic, false)
+	if err != nil {
+		return nil, Position{}, err
+	}
+	if t == nil {
+		return nil, Position{Epoch: l.epoch}, recoverEmpty(l.epoch, since)
+	}
+	defer t.mu.Unlock()
+	last := Position{l.epoch, t.seq}
+	if since.Epoch != l.epoch {
+		return nil, last, ErrRecoveryFailed
+	}
+	msgs, ok := t.hist.since(since.Seq, t.seq, l.now())
+	if !ok {
+		return nil, last, ErrRecoveryFailed
+	}
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		m.Data = append([]byte(nil), m.Data...)
+		out[i] = m
+	}
+	return out, last, nil
+}
+
+// recoverEmpty answers recovery on a topic with no messages yet: only
+// "nothing seen" in the current epoch is recoverable.
+func recoverEmpty(epoch uint64, since Position) error {
+	if since.Epoch != epoch || since.Seq != 0 {
+		return ErrRecoveryFailed
+	}
+	return nil
+}
+
+// Close implements Broker.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	return nil
+}
+
+var _ Broker = (*Local)(nil)
