@@ -15,9 +15,22 @@ const MaxConns = 19000
 
 // Modes.
 const (
-	ModeIdle = "idle"
-	ModeEcho = "echo"
+	ModeIdle   = "idle"
+	ModeEcho   = "echo"
+	ModeFanout = "fanout"
 )
+
+// MaxTopics is the most topics one fan-out connection subscribes to.
+const MaxTopics = 1000
+
+// Window is the measurement of a fan-out run, in wall-clock time (the
+// publisher, another process, stamps publications with Unix nanoseconds).
+// Publications received in [MeasureStart, MeasureEnd) count as deliveries
+// of the window; publications published in it give the latencies; the run
+// ends at DrainEnd.
+type Window struct {
+	MeasureStart, MeasureEnd, DrainEnd time.Time
+}
 
 // minSize is the smallest echo message: the payload carries its send time.
 const minSize = 8
@@ -33,18 +46,35 @@ type Config struct {
 	ConnectInflight int           // connects (and upgrades) in flight at once; default 512
 	ConnectTimeout  time.Duration // per connection, connect plus upgrade; default 10s
 
-	Mode     string        // ModeIdle or ModeEcho; default idle
+	Mode     string        // ModeIdle, ModeEcho or ModeFanout; default idle
 	Size     int           // echo message payload bytes (>= 8); default 1024
 	Rate     float64       // echo: total messages per second; 0 = closed loop
 	Inflight int           // echo closed loop: messages outstanding per connection; default 1
 	Warmup   time.Duration // echo: unrecorded time before measuring; default 1s (negative: none)
 	Duration time.Duration // echo: measured time; default 10s
 	Drain    time.Duration // echo: how long to wait for replies after sending stops; default 2s
-	Hold     time.Duration // idle: how long to hold the connections; default 30s (negative: none)
+	Hold     time.Duration // idle: how long to hold the connections; default 30s (negative: none). fanout: longest wait from Ready to the end of the window's drain; default 2m
 	// Extensions, idle mode only, is offered as Sec-WebSocket-Extensions
 	// (e.g. "permessage-deflate"): what a negotiated extension costs an
 	// idle connection. Echo mode does not decode extension frames.
 	Extensions string
+	// Subprotocol, if set, is offered as Sec-WebSocket-Protocol.
+	Subprotocol string
+
+	// Topics (fanout) are subscribed to by every connection right after
+	// its upgrade, with the wire protocol's JSON subscribe request; a
+	// connection counts as connected once every topic has been answered
+	// with {"op":"subscribed",...}. Publications carry their topic's index
+	// in this list (see AppendPayload).
+	Topics []string
+	// Schedule (fanout) delivers the measurement window once, after Ready.
+	Schedule <-chan Window
+	// PollInterval (fanout): after handling fewer events than one wait
+	// can return, sleep this long before waiting again, so that one
+	// wake-up reads many connections (context switches are what a
+	// subscriber process spends most on; see BENCHMARKS.md). It adds up
+	// to this much to the measured latencies. Default 1ms; negative: none.
+	PollInterval time.Duration
 
 	Loops    int           // epoll loops (goroutines); default GOMAXPROCS, at most Conns
 	Deadline time.Duration // hard cap on the whole run; default derived from the others
@@ -66,8 +96,8 @@ func (c Config) normalize() (Config, error) {
 	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, " \r\n") {
 		return c, fmt.Errorf("loadgen: bad path %q", c.Path)
 	}
-	if strings.ContainsAny(c.Extensions, "\r\n") {
-		return c, fmt.Errorf("loadgen: bad extensions %q", c.Extensions)
+	if strings.ContainsAny(c.Extensions, "\r\n") || strings.ContainsAny(c.Subprotocol, "\r\n") {
+		return c, fmt.Errorf("loadgen: bad extensions %q or subprotocol %q", c.Extensions, c.Subprotocol)
 	}
 	if c.Extensions != "" && c.Mode == ModeEcho {
 		return c, fmt.Errorf("loadgen: extensions are for idle mode only")
@@ -144,8 +174,32 @@ func (c Config) normalize() (Config, error) {
 			c.Drain = 2 * time.Second
 		}
 		c.Drain = max(c.Drain, 0)
+	case ModeFanout:
+		if len(c.Topics) < 1 || len(c.Topics) > MaxTopics {
+			return c, fmt.Errorf("loadgen: %d topics, want 1 to %d", len(c.Topics), MaxTopics)
+		}
+		for _, tp := range c.Topics {
+			if tp == "" || len(tp) > 255 || strings.ContainsAny(tp, "\"\\ *>") || strings.ContainsFunc(tp, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				return c, fmt.Errorf("loadgen: bad topic %q", tp)
+			}
+		}
+		if c.Schedule == nil {
+			return c, errors.New("loadgen: fanout needs a Schedule")
+		}
+		if c.Hold == 0 {
+			c.Hold = 2 * time.Minute
+		}
+		if c.Hold < 0 {
+			return c, errors.New("loadgen: negative hold")
+		}
+		if c.PollInterval == 0 {
+			c.PollInterval = time.Millisecond
+		}
+		if c.PollInterval > 100*time.Millisecond {
+			return c, errors.New("loadgen: poll interval above 100ms")
+		}
 	default:
-		return c, fmt.Errorf("loadgen: unknown mode %q (want idle or echo)", c.Mode)
+		return c, fmt.Errorf("loadgen: unknown mode %q (want idle, echo or fanout)", c.Mode)
 	}
 	if c.Loops < 0 {
 		return c, errors.New("loadgen: negative loops")
@@ -154,6 +208,7 @@ func (c Config) normalize() (Config, error) {
 		return c, errors.New("loadgen: negative deadline")
 	}
 	if c.Deadline == 0 {
+		// Warmup, Duration and Drain are zero outside echo mode.
 		c.Deadline = c.connectPhaseCap() + c.Warmup + c.Duration + c.Drain + c.Hold + 30*time.Second
 	}
 	return c, nil

@@ -49,8 +49,9 @@ func acceptFor(key []byte) (a [acceptLen]byte) {
 }
 
 // appendRequest appends an HTTP/1.1 upgrade request, offering ext as
-// Sec-WebSocket-Extensions unless it is empty.
-func appendRequest(dst []byte, host, path string, key []byte, ext string) []byte {
+// Sec-WebSocket-Extensions and proto as Sec-WebSocket-Protocol unless they
+// are empty.
+func appendRequest(dst []byte, host, path string, key []byte, ext, proto string) []byte {
 	dst = append(dst, "GET "...)
 	dst = append(dst, path...)
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
@@ -61,6 +62,11 @@ func appendRequest(dst []byte, host, path string, key []byte, ext string) []byte
 	if ext != "" {
 		dst = append(dst, "Sec-WebSocket-Extensions: "...)
 		dst = append(dst, ext...)
+		dst = append(dst, "\r\n"...)
+	}
+	if proto != "" {
+		dst = append(dst, "Sec-WebSocket-Protocol: "...)
+		dst = append(dst, proto...)
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)

@@ -35,6 +35,24 @@ type Result struct {
 	BytesRecv       int64   `json:"bytes_recv"`
 	Errors          int64   `json:"errors"`
 	Backlogged      int64   `json:"backlogged"`
+
+	// Fan-out figures. MsgsRecv counts every publication received during
+	// the whole run; Deliveries those received inside the measured window
+	// (by receive time); the histogram holds publish→receive latencies of
+	// the publications published inside it. Gaps counts publications
+	// missing between two received ones of a topic on one connection (by
+	// the payload's number n), Dups those received again or out of order;
+	// SeqChecked, SeqGaps and SeqDups do the same with the server's own
+	// per-topic sequence where the wire form carries one (wsloop).
+	// BinaryMsgs counts publications received in the wsloop.bin form.
+	Deliveries int64 `json:"deliveries,omitempty"`
+	Gaps       int64 `json:"gaps,omitempty"`
+	Dups       int64 `json:"dups,omitempty"`
+	SeqChecked int64 `json:"seq_checked,omitempty"`
+	SeqGaps    int64 `json:"seq_gaps,omitempty"`
+	SeqDups    int64 `json:"seq_dups,omitempty"`
+	BinaryMsgs int64 `json:"binary_msgs,omitempty"`
+
 	// Hist is the round-trip histogram (microseconds) as the base64 text of
 	// Histogram.Encode(hdrhistogram.V2CompressedEncodingCookieBase).
 	Hist string `json:"hist"`
@@ -99,6 +117,13 @@ func Merge(rs []Result) (Result, *hdrhistogram.Histogram, error) {
 		out.BytesRecv += r.BytesRecv
 		out.Errors += r.Errors
 		out.Backlogged += r.Backlogged
+		out.Deliveries += r.Deliveries
+		out.Gaps += r.Gaps
+		out.Dups += r.Dups
+		out.SeqChecked += r.SeqChecked
+		out.SeqGaps += r.SeqGaps
+		out.SeqDups += r.SeqDups
+		out.BinaryMsgs += r.BinaryMsgs
 		rh, err := r.Histogram()
 		if err != nil {
 			return Result{}, nil, fmt.Errorf("result %d: %w", i, err)

@@ -26,11 +26,12 @@ import (
 
 // Connection states.
 const (
-	stIdle       uint8 = iota // not started yet
-	stConnecting              // non-blocking connect in progress
-	stUpgrading               // request sent, waiting for the 101
-	stOpen                    // upgraded
-	stClosed                  // failed, lost or closed
+	stIdle        uint8 = iota // not started yet
+	stConnecting               // non-blocking connect in progress
+	stUpgrading                // request sent, waiting for the 101
+	stSubscribing              // fanout: upgraded, waiting for the subscriptions' answers
+	stOpen                     // upgraded (and, in fanout mode, subscribed)
+	stClosed                   // failed, lost or closed
 )
 
 var (
@@ -41,6 +42,7 @@ var (
 	errBadEcho        = errors.New("echo: message without a valid send time")
 	errFragment       = errors.New("protocol: bad fragmentation")
 	errDeadline       = errors.New("loadgen: hard deadline reached")
+	errNoSchedule     = errors.New("loadgen: no fan-out window within the hold")
 )
 
 // handshake lives only while a connection is upgrading.
@@ -80,9 +82,18 @@ type engine struct {
 
 	connDone    chan *loop
 	trafficDone chan *loop
+
+	// fanout: the topic list's indexes, the wall clock at base, and the
+	// window in Unix ns (written before trafficOn is set).
+	topicIdx                      map[string]int
+	baseUnix                      int64
+	winStart, winEnd, winDrainEnd int64
 }
 
 func (e *engine) now() int64 { return int64(time.Since(e.base)) }
+
+// unixNow is the wall clock in Unix ns, read through the monotonic clock.
+func (e *engine) unixNow() int64 { return e.baseUnix + e.now() }
 
 // loop is one epoll loop owning a contiguous block of connections.
 type loop struct {
@@ -126,6 +137,8 @@ type loop struct {
 
 	connErrs map[string]int
 	runErrs  map[string]int
+
+	fan *fanState // fanout mode only
 }
 
 // Run opens cfg.Conns WebSocket connections and drives them as cfg.Mode
@@ -155,6 +168,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		trafficDone: make(chan *loop, nl),
 	}
 	e.base = time.Now()
+	e.baseUnix = e.base.UnixNano()
+	if cfg.Mode == ModeFanout {
+		e.topicIdx = make(map[string]int, len(cfg.Topics))
+		for i, tp := range cfg.Topics {
+			e.topicIdx[tp] = i
+		}
+	}
 	e.hardDeadline = int64(cfg.Deadline)
 	e.connectCap = int64(cfg.connectPhaseCap())
 
@@ -251,6 +271,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			end := min(e.now(), e.measureEnd)
 			res.DurationSeconds = max(0, float64(end-e.measureStart)/1e9)
+		case ModeFanout:
+			secs, err := e.fanoutWait(ctx, hard.C)
+			res.DurationSeconds = secs
+			if err != nil {
+				runErr = err
+			}
 		}
 	}
 	e.stop.Store(true)
@@ -266,6 +292,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.BytesRecv += l.bytesRecv
 		res.Errors += l.errors
 		res.Backlogged += l.backlogged
+		if f := l.fan; f != nil {
+			res.Deliveries += f.deliveries
+			res.Gaps += f.gaps
+			res.Dups += f.dups
+			res.SeqChecked += f.seqChecked
+			res.SeqGaps += f.seqGaps
+			res.SeqDups += f.seqDups
+			res.BinaryMsgs += f.binaryMsgs
+		}
 		h.Merge(l.hist)
 		for k, v := range l.runErrs {
 			runErrs[k] += v
@@ -326,6 +361,9 @@ func newLoop(e *engine, idx, first, n, budget int) (*loop, error) {
 	for i := range l.conns {
 		l.conns[i].fd = -1
 	}
+	if e.cfg.Mode == ModeFanout {
+		l.fan = newFanState(n, len(e.cfg.Topics))
+	}
 	if e.cfg.Mode == ModeEcho {
 		l.payload = make([]byte, e.cfg.Size)
 		for i := range l.payload {
@@ -346,7 +384,7 @@ func (l *loop) run() {
 		if !l.connectDone {
 			l.connectStep(now)
 		}
-		if l.connectDone && e.trafficOn.Load() {
+		if l.connectDone && l.fan == nil && e.trafficOn.Load() {
 			if !l.traffic {
 				l.startTraffic(now)
 			}
@@ -363,6 +401,12 @@ func (l *loop) run() {
 		}
 		for _, ev := range l.events[:n] {
 			l.handle(int(ev.Fd), ev.Events)
+		}
+		// Fan-out subscribers read in batches: after a partial batch of
+		// events, let more arrive before the next wait (one wake-up per
+		// poll interval instead of one per publication).
+		if l.fan != nil && l.connectDone && e.cfg.PollInterval > 0 && n > 0 && n < len(l.events) {
+			time.Sleep(e.cfg.PollInterval)
 		}
 	}
 }
@@ -427,7 +471,7 @@ func (l *loop) connectStep(now int64) {
 	for l.pendHead < len(l.pendQ) {
 		i := int(l.pendQ[l.pendHead])
 		c := &l.conns[i]
-		if c.state == stConnecting || c.state == stUpgrading {
+		if c.state == stConnecting || c.state == stUpgrading || c.state == stSubscribing {
 			if c.deadline > now {
 				break
 			}
@@ -513,7 +557,7 @@ func (l *loop) noteRunErr(err error) {
 func (l *loop) drop(i int, err error) {
 	c := &l.conns[i]
 	switch c.state {
-	case stConnecting, stUpgrading:
+	case stConnecting, stUpgrading, stSubscribing:
 		l.pending--
 		l.failed++
 		l.noteConnErr(err)
@@ -534,7 +578,7 @@ func (l *loop) closeAll() {
 	for i := range l.conns {
 		c := &l.conns[i]
 		switch c.state {
-		case stConnecting, stUpgrading, stOpen:
+		case stConnecting, stUpgrading, stSubscribing, stOpen:
 			unix.Close(int(c.fd))
 			*c = conn{fd: -1, state: stClosed}
 		}
@@ -571,7 +615,7 @@ func (l *loop) handle(i int, events uint32) {
 		key := makeKey(raw)
 		c.hs = &handshake{accept: acceptFor(key[:])}
 		c.state = stUpgrading
-		l.out = appendRequest(l.out, l.e.cfg.Addr, l.e.cfg.Path, key[:], l.e.cfg.Extensions)
+		l.out = appendRequest(l.out, l.e.cfg.Addr, l.e.cfg.Path, key[:], l.e.cfg.Extensions, l.e.cfg.Subprotocol)
 		l.write(i)
 	case stUpgrading:
 		if events&unix.EPOLLOUT != 0 && len(c.wbuf) > 0 && !l.flush(i) {
@@ -580,7 +624,7 @@ func (l *loop) handle(i int, events uint32) {
 		if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 			l.readHandshake(i)
 		}
-	case stOpen:
+	case stSubscribing, stOpen:
 		if events&unix.EPOLLOUT != 0 && len(c.wbuf) > 0 && !l.flush(i) {
 			return
 		}
@@ -694,12 +738,17 @@ func (l *loop) readHandshake(i int) {
 		if hl > 0 {
 			rest := c.hs.buf[hl:]
 			c.hs = nil
-			c.state = stOpen
-			l.pending--
-			l.ok++
+			if l.fan != nil {
+				c.state = stSubscribing
+				l.subscribe(i)
+			} else {
+				c.state = stOpen
+				l.pending--
+				l.ok++
+			}
 			if len(rest) > 0 {
 				l.consume(i, rest)
-				if c.state != stOpen {
+				if !c.live() {
 					return
 				}
 			}
@@ -723,7 +772,7 @@ func (l *loop) readFrames(i int) {
 			break
 		}
 		l.consume(i, p)
-		if c.state != stOpen {
+		if !c.live() {
 			return
 		}
 		if len(p) < len(l.rbuf) {
@@ -783,9 +832,12 @@ func (l *loop) onFrame(i int, h header, p []byte) bool {
 		l.drop(i, errPeerClose)
 		return false
 	case opText, opBinary:
-		if c.frag {
+		if c.frag || (l.fan != nil && !h.fin) {
 			l.drop(i, errFragment)
 			return false
+		}
+		if l.fan != nil {
+			return l.onFanout(i, h.op == opBinary, p)
 		}
 		if len(p) < 8 {
 			if l.e.cfg.Mode == ModeEcho {
@@ -801,7 +853,7 @@ func (l *loop) onFrame(i int, h header, p []byte) bool {
 		}
 		return l.onMessage(i, ts, len(p))
 	case opCont:
-		if !c.frag {
+		if !c.frag || l.fan != nil {
 			l.drop(i, errFragment)
 			return false
 		}

@@ -82,12 +82,12 @@ type server struct {
 	err    error         // cmd.Wait's result, set before exited is closed
 }
 
-// start runs the peer binary on a free loopback port and waits (at most
-// 15 s) for its "listening <addr>" line.
-func start(t *testing.T, bin string) *server {
+// start runs the peer binary on a free loopback port (with extra
+// arguments) and waits (at most 15 s) for its "listening <addr>" line.
+func start(t *testing.T, bin string, extra ...string) *server {
 	t.Helper()
 	s := &server{
-		cmd:    exec.Command(bin, "-addr", "127.0.0.1:0", "-max-message", fmt.Sprint(maxMessage)),
+		cmd:    exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-max-message", fmt.Sprint(maxMessage)}, extra...)...),
 		stderr: &syncbuf.Buffer{},
 		extra:  make(chan string, 100),
 		done:   make(chan struct{}),

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -80,7 +81,7 @@ func drawBar(file, tag string, m metric, sums []summary) error {
 		}
 		bar.LineStyle.Width = vg.Length(0)
 		bar.Color = colOther
-		if s.Server == "wsloop" {
+		if strings.HasPrefix(s.Server, "wsloop") {
 			bar.Color = colWsloop
 		}
 		p.Add(bar)

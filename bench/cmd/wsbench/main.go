@@ -12,6 +12,7 @@
 //	wsbench -scenario echo    -conns 10000 -size 1024 -duration 5s -rounds 3
 //	wsbench -scenario echo    -conns 1000 -size 64 -rate 50000
 //	wsbench -scenario million -servers wsloop -conns 1000000
+//	wsbench -scenario fanout  -servers wsloop,wsloop-local,gws,nbio,gorilla -subscribers 100000 -topics 1 -size 100 -rate 10,20
 //
 // Scenarios:
 //
@@ -29,6 +30,17 @@
 //	         tcp_max_syn_backlog and the ephemeral port range for the run
 //	         and restores them afterwards, also on failure and on SIGINT or
 //	         SIGTERM (-no-sysctl leaves them alone).
+//	fanout   N subscribers (default 100,000), each subscribed to all of T
+//	         topics (default 1), over -procs server processes sharing one
+//	         port (default ceil(N/16000)); a publisher posts S-byte
+//	         publications (default 100 B) at -rate publications/s in total,
+//	         round-robin over the topics, to POST /publish/{topic} of the
+//	         server's admin address (wsloop: one process, the others reach
+//	         it through NATS; wsloop-local and the peers: every process);
+//	         deliveries/s received in the measured window, publish→receive
+//	         p50/p99/p999 from timestamps in the payload, loss, per-topic
+//	         order. A list of rates (-rate 5,10,20) runs each as its own
+//	         scenario and adds a sweep table. See fanout.go.
 //
 // Every scenario uses ceil(N/18000) load-generator processes (bench/cmd/wsload),
 // each bound to its own block of source addresses in 127.0.0.0/8 that is
@@ -92,12 +104,18 @@ type config struct {
 
 	conns    int
 	size     int
-	rate     float64
+	rates    []float64 // one scenario per rate
 	inflight int
 	duration time.Duration
 	warmup   time.Duration
 	hold     time.Duration
 	rounds   int
+	drain    time.Duration
+
+	subscribers int    // fanout
+	topics      int    // fanout
+	wsloopProto string // fanout: the subprotocol offered to wsloop
+	sizeSet     bool   // -size was given
 
 	procs           int // million: server processes (0: ceil(N/perServer))
 	perServer       int
@@ -125,16 +143,24 @@ type config struct {
 
 var knownServers = []string{"wsloop", "wsloop-edge", "gorilla", "coder", "gobwas", "gws", "nbio"}
 
+// fanoutServers are the servers with a broadcast facility: wsloop over NATS,
+// wsloop with its in-process broker in every process, and the three peers.
+var fanoutServers = []string{"wsloop", "wsloop-local", "gws", "nbio", "gorilla"}
+
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("wsbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := &config{}
-	var scen, servers, memFloor string
-	fs.StringVar(&scen, "scenario", "idle", "scenarios to run, comma-separated: idle, echo, million")
-	fs.StringVar(&servers, "servers", strings.Join(knownServers, ","), "servers to compare, comma-separated (wsloop first is not required; ratios are always to wsloop)")
-	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000)")
-	fs.IntVar(&c.size, "size", 1024, "echo message payload bytes")
-	fs.Float64Var(&c.rate, "rate", 0, "echo: offered messages per second in total (0: closed loop)")
+	var scen, servers, memFloor, rates string
+	fs.StringVar(&scen, "scenario", "idle", "scenarios to run, comma-separated: idle, echo, million, fanout")
+	fs.StringVar(&servers, "servers", "", "servers to compare, comma-separated (default: "+strings.Join(knownServers, ",")+"; for fanout "+strings.Join(fanoutServers, ",")+"); ratios are always to wsloop")
+	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000, fanout -subscribers)")
+	fs.IntVar(&c.size, "size", 1024, "echo message payload bytes (fanout: publication bytes, default 100)")
+	fs.StringVar(&rates, "rate", "0", "echo: offered messages per second in total (0: closed loop); fanout: publications per second over all topics (default 10); a comma-separated list runs one scenario per rate")
+	fs.IntVar(&c.subscribers, "subscribers", 0, "fanout: subscriber connections (0: -conns, else 100000)")
+	fs.IntVar(&c.topics, "topics", 1, "fanout: topics t0 … tN-1; every subscriber subscribes to all of them")
+	fs.DurationVar(&c.drain, "drain", 2*time.Second, "fanout: how long subscribers wait for publications after the window")
+	fs.StringVar(&c.wsloopProto, "wsloop-subprotocol", "wsloop.bin", "fanout: the subprotocol subscribers offer wsloop (wsloop.bin or wsloop.json)")
 	fs.IntVar(&c.inflight, "inflight", 1, "echo closed loop: messages outstanding per connection")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "echo: measured time per run")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "echo: unmeasured time before the measured window")
@@ -166,21 +192,44 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	fs.Visit(func(f *flag.Flag) { c.sizeSet = c.sizeSet || f.Name == "size" })
+	fanout := false
 	for _, s := range splitList(scen) {
 		switch s {
-		case "idle", "echo", "million":
+		case "idle", "echo", "million", "fanout":
 			c.scenarios = append(c.scenarios, s)
+			fanout = fanout || s == "fanout"
 		default:
-			return nil, fmt.Errorf("-scenario %q: want idle, echo or million", s)
+			return nil, fmt.Errorf("-scenario %q: want idle, echo, million or fanout", s)
 		}
+	}
+	if fanout && len(c.scenarios) > 1 {
+		return nil, errors.New("-scenario fanout runs alone (its servers and flags differ from the others')")
+	}
+	for _, f := range splitList(rates) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || v > 10_000_000 {
+			return nil, fmt.Errorf("-rate %q: want numbers in [0, 1e7]", f)
+		}
+		c.rates = append(c.rates, v)
+	}
+	if len(c.rates) == 0 {
+		c.rates = []float64{0}
+	}
+	allowed := knownServers
+	if fanout {
+		allowed = fanoutServers
+	}
+	if servers == "" {
+		servers = strings.Join(allowed, ",")
 	}
 	for _, s := range splitList(servers) {
 		ok := false
-		for _, k := range knownServers {
+		for _, k := range allowed {
 			ok = ok || s == k
 		}
 		if !ok {
-			return nil, fmt.Errorf("-servers: unknown server %q (known: %s)", s, strings.Join(knownServers, ","))
+			return nil, fmt.Errorf("-servers: server %q is not for this scenario (known: %s)", s, strings.Join(allowed, ","))
 		}
 		for _, prev := range c.servers {
 			if prev == s {
@@ -212,8 +261,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-src-count %d out of range [1, 250]", c.srcCount)
 	case c.size < 8 || c.size > 16<<20:
 		return nil, fmt.Errorf("-size %d out of range [8, 16 MiB] (the payload carries its send time)", c.size)
-	case c.rate < 0 || c.inflight < 1 || c.inflight > 1024:
-		return nil, errors.New("-rate must be >= 0 and -inflight in [1, 1024]")
+	case c.inflight < 1 || c.inflight > 1024:
+		return nil, errors.New("-inflight must be in [1, 1024]")
+	case c.subscribers < 0 || c.subscribers > 2_000_000 || c.topics < 1 || c.topics > 1000:
+		return nil, errors.New("-subscribers must be in [0, 2000000] and -topics in [1, 1000]")
+	case c.drain < 0 || c.drain > time.Minute:
+		return nil, errors.New("-drain must be in [0, 1m]")
+	case c.wsloopProto != "wsloop.bin" && c.wsloopProto != "wsloop.json":
+		return nil, errors.New("-wsloop-subprotocol: want wsloop.bin or wsloop.json")
 	case c.duration <= 0 || c.duration > time.Hour || c.warmup < 0 || c.warmup > 10*time.Minute:
 		return nil, errors.New("-duration must be in (0, 1h] and -warmup in [0, 10m]")
 	case c.hold < 0 || c.hold > time.Hour:
@@ -381,18 +436,24 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	b.logf("building %s and wsload in %s", strings.Join(cfg.servers, ", "), binDir)
 	t0 := time.Now()
-	if b.bins, err = buildBinaries(ctx, moduleDir, binDir, cfg.servers); err != nil {
+	if b.bins, err = buildBinaries(ctx, moduleDir, binDir, cfg.servers, needsNATS(cfg.servers)); err != nil {
 		return err
 	}
 	b.logf("built in %.1fs", time.Since(t0).Seconds())
 
-	specs := make([]spec, 0, len(cfg.scenarios))
+	specs := make([]spec, 0, len(cfg.scenarios)*len(cfg.rates))
 	for _, s := range cfg.scenarios {
-		sp, err := makeSpec(cfg, s)
-		if err != nil {
-			return err
+		rates := cfg.rates
+		if s != "echo" && s != "fanout" {
+			rates = rates[:1] // no rate: one run
 		}
-		specs = append(specs, sp)
+		for _, rate := range rates {
+			sp, err := makeSpec(cfg, s, rate)
+			if err != nil {
+				return err
+			}
+			specs = append(specs, sp)
+		}
 	}
 	total := len(specs) * cfg.rounds * len(cfg.servers)
 	if cfg.progress {
@@ -422,6 +483,7 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (err e
 			break
 		}
 	}
+	printSweep(stdout, all)
 	if b.bar != nil {
 		_ = b.bar.Finish()
 		fmt.Fprintln(stderr)

@@ -248,18 +248,24 @@ func (t *tailBuffer) String() string {
 var tasksetPath, _ = exec.LookPath("taskset")
 
 // buildBinaries builds every program the run needs into dir with one
-// `go build` (which builds them in parallel) and returns name → path.
-func buildBinaries(ctx context.Context, moduleDir, dir string, servers []string) (map[string]string, error) {
+// `go build` (which builds them in parallel) and returns name → path; with
+// nats, also nats-server (a tool of the bench module).
+func buildBinaries(ctx context.Context, moduleDir, dir string, servers []string, nats bool) (map[string]string, error) {
 	pkgs := []string{"./cmd/wsload"}
 	out := map[string]string{"wsload": filepath.Join(dir, "wsload")}
+	if nats {
+		pkgs = append(pkgs, "github.com/nats-io/nats-server/v2")
+		out["nats-server"] = filepath.Join(dir, "nats-server")
+	}
 	for _, s := range servers {
 		switch s {
-		case "wsloop", "wsloop-edge":
+		case "wsloop", "wsloop-edge", "wsloop-local":
 			if _, ok := out["wsloop"]; !ok {
 				pkgs = append(pkgs, "github.com/wsloop/wsloop/cmd/wsloop")
 				out["wsloop"] = filepath.Join(dir, "wsloop")
 			}
-			// The same binary; wsloop-edge only differs in its flags.
+			// The same binary; wsloop-edge and wsloop-local only
+			// differ in their flags.
 			out[s] = filepath.Join(dir, "wsloop")
 		default:
 			pkgs = append(pkgs, "./peers/"+s)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -110,6 +111,13 @@ type summary struct {
 	Errors         int64   `json:"errors"`
 	FailedRounds   int     `json:"failed_rounds"`
 
+	// fanout (see fanout.go): msgs_per_sec is deliveries_per_sec.
+	Subscribers      int            `json:"subscribers,omitempty"`
+	Topics           int            `json:"topics,omitempty"`
+	DeliveriesPerSec float64        `json:"deliveries_per_sec,omitempty"`
+	Fanout           *fanoutSummary `json:"fanout,omitempty"`
+	lostMedian       float64
+
 	Ratio    map[string]float64 `json:"ratio_to_wsloop,omitempty"`
 	Settings settings           `json:"settings"`
 	Raw      []roundResult      `json:"raw"`
@@ -161,6 +169,10 @@ var (
 		func(r *roundResult) float64 { return r.WindowSeconds }, func(s *summary) *float64 { return &s.WindowSeconds }, "lower"}
 	mMemAvail = metric{"mem_available_min_bytes", "MemAvailable min", "GiB", 1 << 30, 1,
 		func(r *roundResult) float64 { return float64(r.MemAvailableMin) }, func(s *summary) *float64 { return &s.MemAvailMin }, "higher"}
+	mDeliv = metric{"deliveries_per_sec", "deliveries/s", "", 1, 0,
+		func(r *roundResult) float64 { return r.DeliveriesPerSec }, func(s *summary) *float64 { return &s.DeliveriesPerSec }, "higher"}
+	mLost = metric{"lost", "lost", "", 1, 0,
+		func(r *roundResult) float64 { return r.LostMetric }, func(s *summary) *float64 { return &s.lostMedian }, "lower"}
 )
 
 // metricsFor lists the figures of a scenario in table order; the second
@@ -173,6 +185,9 @@ func metricsFor(scenario string) (table, charts []metric) {
 	case "million":
 		return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mMarginal, mCPU, mMemAvail},
 			[]metric{mConnect, mRSS, mMarginal}
+	case "fanout":
+		return []metric{mDeliv, mP50, mP99, mP999, mLost, mCPU, mCPUPerM, mRSS, mConnect, mLoadCPU},
+			[]metric{mDeliv, mP99, mCPUPerM, mRSS}
 	default:
 		return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mMarginal, mCPU},
 			[]metric{mConnect, mRSS, mMarginal, mCPU}
@@ -180,7 +195,7 @@ func metricsFor(scenario string) (table, charts []metric) {
 }
 
 func allMetrics() []metric {
-	return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mRSSPeak, mMarginal, mCPU, mMsgs, mP50, mP99, mP999, mCPUPerM, mMsgsPerCPU, mMemAvail, mLoadCPU, mWindow}
+	return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mRSSPeak, mMarginal, mCPU, mMsgs, mP50, mP99, mP999, mCPUPerM, mMsgsPerCPU, mMemAvail, mLoadCPU, mWindow, mDeliv, mLost}
 }
 
 func median(v []float64) float64 {
@@ -201,6 +216,8 @@ func summarize(sp spec, cfg *config, rs []roundResult, env settings) []summary {
 	switch sp.name {
 	case "echo":
 		env.WarmupSecs, env.DurationSecs, env.Inflight = sp.warmup.Seconds(), sp.duration.Seconds(), sp.inflight
+	case "fanout":
+		env.WarmupSecs, env.DurationSecs = sp.warmup.Seconds(), sp.duration.Seconds()
 	default:
 		env.HoldSeconds = sp.hold.Seconds()
 	}
@@ -233,6 +250,9 @@ func summarize(sp spec, cfg *config, rs []roundResult, env settings) []summary {
 			}
 			*m.sum(&s) = median(vals)
 		}
+		if sp.name == "fanout" {
+			fillFanoutSummary(sp, &s)
+		}
 		out = append(out, s)
 	}
 	// Ratios to wsloop.
@@ -256,6 +276,9 @@ func summarize(sp spec, cfg *config, rs []roundResult, env settings) []summary {
 			}
 		}
 	}
+	if sp.name == "fanout" {
+		ratiosToBestPeer(out)
+	}
 	return out
 }
 
@@ -268,6 +291,9 @@ func printTable(w io.Writer, sp spec, sums []summary) {
 	table, _ := metricsFor(sp.name)
 	fmt.Fprintf(w, "\n## %s", sp.tag)
 	switch sp.name {
+	case "fanout":
+		fmt.Fprintf(w, " — %d subscribers × %d topic(s) (each subscribed to all), %d B publications at %s/s in total (offered %.0f deliveries/s), %d server process(es) each, %v measured after %v warmup",
+			sp.conns, sp.topics, sp.size, strconv.FormatFloat(sp.rate, 'f', -1, 64), sp.rate*float64(sp.conns), sp.serverProcs, sp.duration, sp.warmup)
 	case "echo":
 		mode := "closed loop, inflight " + fmt.Sprint(sp.inflight)
 		if sp.rate > 0 {
@@ -338,6 +364,9 @@ func goals(sp spec, sums []summary) []string {
 			return "met"
 		}
 		return "NOT met"
+	}
+	if sp.name == "fanout" {
+		return fanoutGoals(sp, sums)
 	}
 	w := get("wsloop")
 	if w == nil {

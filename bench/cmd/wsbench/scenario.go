@@ -18,17 +18,19 @@ import (
 
 // spec is one scenario with every default resolved.
 type spec struct {
-	name        string // idle, echo, million
-	tag         string // name plus its size, for file names and table titles
-	conns       int
-	size        int     // echo only
-	rate        float64 // echo only; 0 = closed loop
-	inflight    int     // echo only
+	name        string        // idle, echo, million, fanout
+	tag         string        // name plus its size, for file names and table titles
+	conns       int           // fanout: subscribers
+	size        int           // echo, fanout
+	rate        float64       // echo: 0 = closed loop; fanout: publications/s over all topics
+	inflight    int           // echo only
+	topics      int           // fanout
+	drain       time.Duration // fanout
 	serverProcs int
 	reuseport   bool
 	hold        time.Duration // idle, million
-	warmup      time.Duration // echo
-	duration    time.Duration // echo
+	warmup      time.Duration // echo, fanout
+	duration    time.Duration // echo, fanout
 	sysctls     bool
 }
 
@@ -36,7 +38,7 @@ type spec struct {
 // the 20,000 open files limit with room for its own files.
 const maxOneProcess = 19500
 
-func makeSpec(cfg *config, name string) (spec, error) {
+func makeSpec(cfg *config, name string, rate float64) (spec, error) {
 	sp := spec{name: name, conns: cfg.conns, serverProcs: 1, hold: cfg.hold}
 	switch name {
 	case "idle":
@@ -51,7 +53,7 @@ func makeSpec(cfg *config, name string) (spec, error) {
 		if sp.conns == 0 {
 			sp.conns = 10000
 		}
-		sp.size, sp.rate, sp.inflight = cfg.size, cfg.rate, cfg.inflight
+		sp.size, sp.rate, sp.inflight = cfg.size, rate, cfg.inflight
 		sp.warmup, sp.duration = cfg.warmup, cfg.duration
 		sp.tag = fmt.Sprintf("echo-%dBx%d", sp.size, sp.conns)
 		if sp.rate > 0 {
@@ -71,6 +73,10 @@ func makeSpec(cfg *config, name string) (spec, error) {
 		sp.reuseport = true
 		sp.sysctls = !cfg.noSysctl
 		sp.tag = fmt.Sprintf("million-%d", sp.conns)
+	case "fanout":
+		if err := fanoutSpec(cfg, &sp, rate); err != nil {
+			return sp, err
+		}
 	}
 	if sp.conns < 1 {
 		return sp, fmt.Errorf("%s: -conns must be positive", name)
@@ -122,6 +128,12 @@ type roundResult struct {
 	MsgsPerCPUSec float64 `json:"msgs_per_server_cpu_second"`
 	Backlogged    int64   `json:"backlogged"`
 	Errors        int64   `json:"errors"`
+
+	// fanout: msgs_per_sec is deliveries_per_sec; msgs_sent the
+	// publications, msgs_recv the deliveries over the whole run.
+	DeliveriesPerSec float64      `json:"deliveries_per_sec,omitempty"`
+	Fanout           *fanoutRound `json:"fanout,omitempty"`
+	LostMetric       float64      `json:"-"` // Fanout.Lost, for the metric tables
 }
 
 // runScenario runs every round of sp, alternating the servers.
@@ -174,6 +186,9 @@ func (b *bench) runScenario(ctx context.Context, sp spec) ([]roundResult, error)
 func oneLine(sp spec, r roundResult) string {
 	s := fmt.Sprintf("conns %d/%d in %.2fs, rss %.1f MiB (base %.1f), %.0f B/conn marginal, cpu %.2fs",
 		r.ConnsOK, r.ConnsRequested, r.ConnectSeconds, float64(r.RSSBytes)/(1<<20), float64(r.RSSBaseBytes)/(1<<20), r.RSSMarginal, r.ServerCPUSeconds)
+	if sp.name == "fanout" {
+		s = fanoutLine(r) + s
+	}
 	if sp.name == "echo" {
 		s = fmt.Sprintf("%.0f msgs/s, p50 %.0fµs p99 %.0fµs p999 %.0fµs, cpu %.2fs (%.2f s/M msgs; load generator %.2fs of %.2fs), ",
 			r.MsgsPerSec, r.P50us, r.P99us, r.P999us, r.ServerCPUSeconds, r.CPUPerMillion, r.LoadCPUSeconds, r.WindowSeconds) + s
@@ -339,6 +354,9 @@ func isJSON(l string) bool  { return strings.HasPrefix(l, "{") }
 // runOne runs one server once: start it, measure its baseline, put the
 // load on, measure, take the load off, stop it. Every wait is bounded.
 func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (rr roundResult) {
+	if sp.name == "fanout" {
+		return b.runFanout(ctx, sp, server, round)
+	}
 	cfg := b.cfg
 	rr = roundResult{Round: round, Server: server, ConnsRequested: sp.conns, ServerProcs: sp.serverProcs}
 	b.takeMemMin()
@@ -440,46 +458,9 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 		loads = append(loads, c)
 	}
 
-	// Connect phase: wait for every READY line.
-	deadline := start.Add(connectBudget)
-	lastDescribe, lastLog := time.Time{}, time.Now()
-	var ready []readyLine
-	for {
-		ready = ready[:0]
-		for _, l := range loads {
-			if line, ok := l.findLine(isReady); ok {
-				if r, ok := parseReady(line); ok {
-					ready = append(ready, r)
-					continue
-				}
-				return fail(fmt.Errorf("%s: bad READY line %q", l.name, line))
-			}
-			if l.exited() {
-				return fail(errors.New(l.describeExit()))
-			}
-		}
-		if len(ready) == len(loads) {
-			break
-		}
-		if err := alive(); err != nil {
-			return fail(err)
-		}
-		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("connect phase longer than %v (%d of %d load processes ready)", connectBudget, len(ready), len(loads)))
-		}
-		if time.Since(lastDescribe) > 500*time.Millisecond {
-			lastDescribe = time.Now()
-			if v, err := tcpInUse(); err == nil {
-				b.describe("%s r%d/%d %s: connecting %d/%d", sp.tag, round, cfg.rounds, server, max(0, (v-inuse0)/2), sp.conns)
-				if b.bar == nil && time.Since(lastLog) >= 10*time.Second {
-					lastLog = time.Now()
-					b.logf("%s r%d %s: %.0fs: about %d of %d connected (TCP sockets in use / 2)", sp.tag, round, server, time.Since(start).Seconds(), max(0, (v-inuse0)/2), sp.conns)
-				}
-			}
-		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return fail(err)
-		}
+	ready, err := b.waitReady(ctx, sp, server, round, loads, alive, start, connectBudget, inuse0)
+	if err != nil {
+		return fail(err)
 	}
 	readyAt := time.Now()
 	rr.ConnectWallSeconds = readyAt.Sub(start).Seconds()
@@ -604,4 +585,50 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 		}
 	}
 	return rr
+}
+
+// waitReady waits for every load process's READY line (the connect phase),
+// up to budget from start, while the servers stay alive.
+func (b *bench) waitReady(ctx context.Context, sp spec, server string, round int, loads []*child, alive func() error, start time.Time, budget time.Duration, inuse0 int64) ([]readyLine, error) {
+	cfg := b.cfg
+	deadline := start.Add(budget)
+	lastDescribe, lastLog := time.Time{}, time.Now()
+	var ready []readyLine
+	for {
+		ready = ready[:0]
+		for _, l := range loads {
+			if line, ok := l.findLine(isReady); ok {
+				if r, ok := parseReady(line); ok {
+					ready = append(ready, r)
+					continue
+				}
+				return nil, fmt.Errorf("%s: bad READY line %q", l.name, line)
+			}
+			if l.exited() {
+				return nil, errors.New(l.describeExit())
+			}
+		}
+		if len(ready) == len(loads) {
+			return ready, nil
+		}
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("connect phase longer than %v (%d of %d load processes ready)", budget, len(ready), len(loads))
+		}
+		if time.Since(lastDescribe) > 500*time.Millisecond {
+			lastDescribe = time.Now()
+			if v, err := tcpInUse(); err == nil {
+				b.describe("%s r%d/%d %s: connecting %d/%d", sp.tag, round, cfg.rounds, server, max(0, (v-inuse0)/2), sp.conns)
+				if b.bar == nil && time.Since(lastLog) >= 10*time.Second {
+					lastLog = time.Now()
+					b.logf("%s r%d %s: %.0fs: about %d of %d connected (TCP sockets in use / 2)", sp.tag, round, server, time.Since(start).Seconds(), max(0, (v-inuse0)/2), sp.conns)
+				}
+			}
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
 }

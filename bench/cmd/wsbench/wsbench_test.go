@@ -216,3 +216,89 @@ func TestParseHelpers(t *testing.T) {
 		seen[a] = true
 	}
 }
+
+// TestFanoutTiny runs the fanout scenario small against every peer through
+// the real command path: 300 subscribers over 2 server processes (each
+// peer publishes per process) and 2 load processes, 3 topics, two rates.
+// Every publication must reach every subscriber, in order, with latencies
+// reported; wsloop joins once cmd/wsloop serves -mode pubsub.
+func TestFanoutTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers and load generators; skipped in -short mode")
+	}
+	out := t.TempDir()
+	jsonPath := filepath.Join(out, "r.json")
+	charts := filepath.Join(out, "charts")
+	const subs = 300
+	args := []string{
+		"-scenario", "fanout", "-servers", "gws,nbio,gorilla", "-subscribers", strconv.Itoa(subs), "-topics", "3",
+		"-rate", "20,40", "-duration", "600ms", "-warmup", "300ms", "-drain", "500ms", "-procs", "2", "-per-load", "150",
+		"-rounds", "1", "-settle", "200ms", "-mem-floor", "256MiB",
+		"-json", jsonPath, "-charts", charts, "-bin-dir", t.TempDir(), "-progress=false", "-warm-run=false",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, args, &stdout, &stderr)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if err != nil {
+		t.Fatalf("wsbench %s: %v", strings.Join(args, " "), err)
+	}
+	if !strings.Contains(stdout.String(), "## fanout sweep") {
+		t.Error("no sweep table for two rates")
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"scenario", "server", "conns", "msg_bytes", "rate_offered", "msgs_per_sec", "p50_us", "p99_us",
+		"server_cpu_seconds", "rss_bytes", "errors", "subscribers", "topics", "deliveries_per_sec", "fanout", "raw", "settings"} {
+		if _, ok := raw[0][k]; !ok {
+			t.Errorf("JSON object lacks %q", k)
+		}
+	}
+	var sums []summary
+	if err := json.Unmarshal(b, &sums); err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) != 6 {
+		t.Fatalf("want 6 results (3 servers × 2 rates), got %d", len(sums))
+	}
+	for _, s := range sums {
+		bad := func(format string, a ...any) { t.Errorf("%s at %v/s: "+format, append([]any{s.Server, s.Rate}, a...)...) }
+		if s.RoundsOK != 1 || s.Subscribers != subs || s.Topics != 3 || s.ServerProcs != 2 || s.LoadProcs != 2 || s.Fanout == nil {
+			bad("rounds ok %d, subscribers %d, topics %d, procs %d/%d; raw %+v", s.RoundsOK, s.Subscribers, s.Topics, s.ServerProcs, s.LoadProcs, s.Raw)
+			continue
+		}
+		r := s.Raw[0]
+		f := r.Fanout
+		if r.ConnsOK != subs || s.Errors != 0 || f.Endpoints != 2 {
+			bad("conns %d, errors %d, endpoints %d", r.ConnsOK, s.Errors, f.Endpoints)
+		}
+		if f.Publications < int64(s.Rate*0.8) || f.PublishPosts != 2*f.Publications || f.PublishUnposted != 0 {
+			bad("publications %d, posts %d, unposted %d", f.Publications, f.PublishPosts, f.PublishUnposted)
+		}
+		if want := f.Publications * subs; f.DeliveriesExpected != want || f.DeliveriesTotal != want || f.Lost != 0 || f.Gaps != 0 || f.Dups != 0 {
+			bad("deliveries %d of %d expected (%d publications × %d), lost %d, gaps %d, dups %d",
+				f.DeliveriesTotal, f.DeliveriesExpected, f.Publications, subs, f.Lost, f.Gaps, f.Dups)
+		}
+		offered := s.Rate * subs
+		if s.DeliveriesPerSec < 0.7*offered || s.DeliveriesPerSec > 1.3*offered || s.MsgsPerSec != s.DeliveriesPerSec {
+			bad("deliveries/s %.0f, offered %.0f", s.DeliveriesPerSec, offered)
+		}
+		if s.P50us <= 0 || s.P50us > s.P99us || s.ServerCPU <= 0 {
+			bad("p50 %v p99 %v, cpu %v", s.P50us, s.P99us, s.ServerCPU)
+		}
+		if s.Fanout.BestPeer == "" || s.Fanout.RatioToBestPeer["deliveries_per_sec"] <= 0 {
+			bad("no ratio to the best peer: %+v", s.Fanout)
+		}
+	}
+	pngs, _ := filepath.Glob(filepath.Join(charts, "*.png"))
+	if _, want := metricsFor("fanout"); len(pngs) != 2*len(want) {
+		t.Errorf("%d charts, want %d", len(pngs), 2*len(want))
+	}
+}

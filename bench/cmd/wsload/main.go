@@ -8,16 +8,28 @@
 //	wsload -addr 127.0.0.1:9300 -mode idle -conns 18000 -hold 60s
 //	wsload -addr 127.0.0.1:9300 -mode echo -conns 1000 -size 64 -duration 5s
 //	wsload -addr 127.0.0.1:9300 -mode echo -conns 1000 -rate 20000 -duration 5s
+//	wsload -addr 127.0.0.1:9300 -mode fanout -conns 10000 -topics 100 -subprotocol wsloop.bin
 //
 // Output on stdout: "READY <connected> <failed> <connect_seconds>" once every
-// connection has upgraded or failed, then (with -json) the result as one JSON
-// line (see loadgen.Result), or a human-readable summary. Diagnostics go to
-// stderr. The hold (idle) or the traffic (echo) ends early on SIGINT, SIGTERM
-// or when standard input reaches EOF (unless -watch-stdin=false; a stdin of
-// /dev/null is not watched).
+// connection has upgraded (and in fanout mode subscribed) or failed, then
+// (with -json) the result as one JSON line (see loadgen.Result), or a
+// human-readable summary. Diagnostics go to stderr. The hold (idle) or the
+// traffic (echo, fanout) ends early on SIGINT, SIGTERM or when standard
+// input reaches EOF (unless -watch-stdin=false; a stdin of /dev/null is not
+// watched).
+//
+// Fanout mode subscribes every connection to topics t0 … t<N-1> and then
+// waits for one line on standard input,
+//
+//	WINDOW <measure start> <measure end> <drain end>
+//
+// (Unix nanoseconds): publications received in the window count as
+// deliveries, those published in it give the latencies, and the run ends
+// at the drain's end. The publisher is another process (cmd/wsbench).
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +38,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		cfg        loadgen.Config
 		asJSON     bool
 		watchStdin bool
+		topics     int
 	)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9300", "server host:port (127.0.0.0/8 only)")
 	fs.StringVar(&cfg.Path, "path", "/", "request path")
@@ -55,14 +70,17 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&cfg.SrcCount, "src-count", 0, "source addresses used round-robin from -src (0: ceil(conns/20000)+1)")
 	fs.IntVar(&cfg.ConnectInflight, "connect-inflight", 512, "connects and upgrades in flight at once")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "per connection: connect plus upgrade")
-	fs.StringVar(&cfg.Mode, "mode", "idle", "idle or echo")
+	fs.StringVar(&cfg.Mode, "mode", "idle", "idle, echo or fanout")
+	fs.IntVar(&topics, "topics", 1, "fanout: topics every connection subscribes to (t0 … tN-1)")
+	fs.StringVar(&cfg.Subprotocol, "subprotocol", "", "offer this Sec-WebSocket-Protocol (e.g. wsloop.bin)")
+	fs.DurationVar(&cfg.PollInterval, "poll", time.Millisecond, "fanout: sleep this long after a partial batch of events (batches reads; adds up to this to latencies; negative: none)")
 	fs.IntVar(&cfg.Size, "size", 1024, "echo: message payload bytes (>= 8)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "echo: total messages per second, open loop (0: closed loop)")
 	fs.IntVar(&cfg.Inflight, "inflight", 1, "echo closed loop: messages outstanding per connection")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "echo: unrecorded time before measuring (negative: none)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "echo: measured time")
 	fs.DurationVar(&cfg.Drain, "drain", 2*time.Second, "echo: longest wait for replies after sending stops")
-	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections (negative: close at once)")
+	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections (negative: close at once); fanout: longest wait from READY to the drain's end")
 	fs.StringVar(&cfg.Extensions, "extensions", "", "idle: offer this Sec-WebSocket-Extensions value (e.g. permessage-deflate)")
 	fs.IntVar(&cfg.Loops, "loops", 0, "epoll loops (0: GOMAXPROCS)")
 	fs.DurationVar(&cfg.Deadline, "deadline", 0, "hard cap on the whole run (0: derived from the other limits)")
@@ -84,9 +102,20 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
+	var windows chan loadgen.Window
+	if cfg.Mode == loadgen.ModeFanout {
+		if topics < 1 || topics > loadgen.MaxTopics {
+			return 2, fmt.Errorf("-topics %d out of range [1, %d]", topics, loadgen.MaxTopics)
+		}
+		for i := range topics {
+			cfg.Topics = append(cfg.Topics, fmt.Sprintf("t%d", i))
+		}
+		windows = make(chan loadgen.Window, 1)
+		cfg.Schedule = windows
+	}
 	if watchStdin && !stdinIsNull() {
 		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
+			readStdin(os.Stdin, windows, stderr)
 			cancel()
 		}()
 	}
@@ -110,6 +139,45 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	return 0, nil
 }
 
+// readStdin reads standard input to its end, handing the first WINDOW line
+// to windows (when fanout mode gave one).
+func readStdin(r io.Reader, windows chan<- loadgen.Window, stderr io.Writer) {
+	sc := bufio.NewScanner(r)
+	sent := false
+	for sc.Scan() {
+		if windows == nil || sent {
+			continue
+		}
+		w, err := parseWindow(sc.Text())
+		if err != nil {
+			fmt.Fprintln(stderr, "wsload:", err)
+			continue
+		}
+		windows <- w
+		sent = true
+	}
+}
+
+// parseWindow parses "WINDOW <start> <end> <drain end>" (Unix ns).
+func parseWindow(line string) (loadgen.Window, error) {
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "WINDOW" {
+		return loadgen.Window{}, fmt.Errorf("stdin: %q is no WINDOW line", line)
+	}
+	var ns [3]int64
+	for i := range ns {
+		v, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return loadgen.Window{}, fmt.Errorf("stdin: %q: %w", line, err)
+		}
+		ns[i] = v
+	}
+	if ns[1] < ns[0] || ns[2] < ns[1] {
+		return loadgen.Window{}, fmt.Errorf("stdin: %q: times out of order", line)
+	}
+	return loadgen.Window{MeasureStart: time.Unix(0, ns[0]), MeasureEnd: time.Unix(0, ns[1]), DrainEnd: time.Unix(0, ns[2])}, nil
+}
+
 func stdinIsNull() bool {
 	st, err := os.Stdin.Stat()
 	if err != nil {
@@ -122,11 +190,16 @@ func stdinIsNull() bool {
 func printSummary(w io.Writer, r *loadgen.Result) {
 	fmt.Fprintf(w, "mode=%s conns=%d ok=%d failed=%d connect=%.3fs duration=%.3fs errors=%d\n",
 		r.Mode, r.ConnsRequested, r.ConnsOK, r.ConnsFailed, r.ConnectSeconds, r.DurationSeconds, r.Errors)
-	if r.Mode != loadgen.ModeEcho {
+	switch r.Mode {
+	case loadgen.ModeFanout:
+		fmt.Fprintf(w, "received=%d deliveries_in_window=%d deliveries/s=%.0f gaps=%d dups=%d seq_checked=%d seq_gaps=%d seq_dups=%d binary=%d\n",
+			r.MsgsRecv, r.Deliveries, float64(r.Deliveries)/max(r.DurationSeconds, 1e-9), r.Gaps, r.Dups, r.SeqChecked, r.SeqGaps, r.SeqDups, r.BinaryMsgs)
+	case loadgen.ModeEcho:
+		fmt.Fprintf(w, "sent=%d recv=%d bytes=%d backlogged=%d msgs/s=%.0f\n",
+			r.MsgsSent, r.MsgsRecv, r.BytesRecv, r.Backlogged, r.MsgsPerSecond())
+	default:
 		return
 	}
-	fmt.Fprintf(w, "sent=%d recv=%d bytes=%d backlogged=%d msgs/s=%.0f\n",
-		r.MsgsSent, r.MsgsRecv, r.BytesRecv, r.Backlogged, r.MsgsPerSecond())
 	h, err := r.Histogram()
 	if err != nil || h.TotalCount() == 0 {
 		return

@@ -6,7 +6,8 @@
 // pings are answered by gorilla's default ping handler (pong with the same
 // payload) and a close frame by its default close handler (close with the
 // same code). permessage-deflate is off; the read limit is -max-message.
-// -reuseport is supported (the listener is ours).
+// -reuseport is supported (the listener is ours). With -mode pubsub it
+// serves topics through a hub instead (pubsub.go).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsloop/wsloop/bench/peers/internal/peer"
+	"github.com/wsloop/wsloop/bench/peers/internal/topics"
 )
 
 func main() {
@@ -27,6 +29,15 @@ func main() {
 		EnableCompression: false,
 	}
 	limit := int64(cfg.MaxMessage)
+	if cfg.Mode == peer.ModePubSub {
+		h := newHub()
+		go h.run()
+		if _, err := topics.ServeAdmin(cfg.Admin, h.publishHTTP); err != nil {
+			peer.Fatalf("%v", err)
+		}
+		peer.ServeHTTP(cfg, h.serveWS(&up, limit))
+		return
+	}
 	peer.ServeHTTP(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {

@@ -11,7 +11,7 @@
 // uses), so messages of one connection are handled in order. Compression is
 // off; ReadMaxPayloadSize and WriteMaxPayloadSize are -max-message; all else
 // is the library default. -reuseport is supported (RunListener takes our
-// listener).
+// listener). With -mode pubsub it serves topics instead (pubsub.go).
 package main
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/wsloop/wsloop/bench/peers/internal/peer"
+	"github.com/wsloop/wsloop/bench/peers/internal/topics"
 )
 
 type echo struct{ gws.BuiltinEventHandler }
@@ -43,7 +44,15 @@ func main() {
 	if err != nil {
 		peer.Fatalf("listen: %v", err)
 	}
-	srv := gws.NewServer(echo{}, &gws.ServerOption{
+	var handler gws.Event = echo{}
+	if cfg.Mode == peer.ModePubSub {
+		ps := newPubSub()
+		if _, err := topics.ServeAdmin(cfg.Admin, ps.publish); err != nil {
+			peer.Fatalf("%v", err)
+		}
+		handler = ps
+	}
+	srv := gws.NewServer(handler, &gws.ServerOption{
 		ParallelEnabled:     false,
 		ReadMaxPayloadSize:  cfg.MaxMessage,
 		WriteMaxPayloadSize: cfg.MaxMessage,

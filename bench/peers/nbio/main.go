@@ -20,6 +20,7 @@
 //     gws's message.Close().
 //
 // -reuseport is supported (nbhttp.Config.Listen hands nbio our listener).
+// With -mode pubsub it serves topics instead of echoing (pubsub.go).
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp/websocket"
 
 	"github.com/wsloop/wsloop/bench/peers/internal/peer"
+	"github.com/wsloop/wsloop/bench/peers/internal/topics"
 )
 
 func main() {
@@ -48,9 +50,16 @@ func main() {
 	up.CheckOrigin = func(*http.Request) bool { return true }
 	up.MessageLengthLimit = cfg.MaxMessage
 	up.KeepaliveTime = 0
-	up.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
-		_ = c.WriteMessage(mt, data)
-	})
+	if cfg.Mode == peer.ModePubSub {
+		ps := newPubSub(up)
+		if _, err := topics.ServeAdmin(cfg.Admin, ps.publish); err != nil {
+			peer.Fatalf("%v", err)
+		}
+	} else {
+		up.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
+			_ = c.WriteMessage(mt, data)
+		})
+	}
 
 	// Bind before starting the engine: when its own Listen call fails,
 	// nbio v1.6.7's Engine.Start can hang in Engine.Stop instead of

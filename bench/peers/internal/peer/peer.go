@@ -1,5 +1,6 @@
 // Package peer holds what every peer server in bench/peers shares: the
-// command-line contract (-addr, -reuseport, -max-message), the listener (with
+// command-line contract (-addr, -reuseport, -max-message, -mode, -admin),
+// the listener (with
 // SO_REUSEPORT when asked), the single "listening <addr>" line on stdout, and
 // the wait for SIGINT/SIGTERM. It holds nothing about WebSocket itself, so
 // that each peer uses its library the way the library intends.
@@ -27,7 +28,15 @@ type Config struct {
 	Addr       string // -addr: host:port to listen on
 	ReusePort  bool   // -reuseport: set SO_REUSEPORT on the listening socket
 	MaxMessage int    // -max-message: largest message accepted, in bytes
+	Mode       string // -mode: "echo" (default) or "pubsub" (topics; see package topics)
+	Admin      string // -admin: host:port of the publish endpoint (pubsub mode)
 }
+
+// Modes.
+const (
+	ModeEcho   = "echo"
+	ModePubSub = "pubsub"
+)
 
 // DefaultMaxMessage is the default -max-message: 16 MiB.
 const DefaultMaxMessage = 16 << 20
@@ -44,12 +53,17 @@ func ParseFlags(name string) Config {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT on the listener (several processes may share the port)")
 	fs.IntVar(&c.MaxMessage, "max-message", DefaultMaxMessage, "largest message accepted, in `bytes`")
+	fs.StringVar(&c.Mode, "mode", ModeEcho, "echo, or pubsub: topics over the wsloop subscribe request, publications by POST /publish/{topic} on -admin")
+	fs.StringVar(&c.Admin, "admin", "127.0.0.1:8081", "pubsub: `host:port` of the HTTP publish endpoint")
 	_ = fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
 		Fatalf("unexpected arguments: %q", fs.Args())
 	}
 	if c.MaxMessage <= 0 {
 		Fatalf("-max-message must be positive, got %d", c.MaxMessage)
+	}
+	if c.Mode != ModeEcho && c.Mode != ModePubSub {
+		Fatalf("-mode %q: want echo or pubsub", c.Mode)
 	}
 	return c
 }
