@@ -269,7 +269,9 @@ func TestFanoutTiny(t *testing.T) {
 		t.Fatalf("want 6 results (3 servers × 2 rates), got %d", len(sums))
 	}
 	for _, s := range sums {
-		bad := func(format string, a ...any) { t.Errorf("%s at %v/s: "+format, append([]any{s.Server, s.Rate}, a...)...) }
+		bad := func(format string, a ...any) {
+			t.Errorf("%s at %v/s: "+format, append([]any{s.Server, s.Rate}, a...)...)
+		}
 		if s.RoundsOK != 1 || s.Subscribers != subs || s.Topics != 3 || s.ServerProcs != 2 || s.LoadProcs != 2 || s.Fanout == nil {
 			bad("rounds ok %d, subscribers %d, topics %d, procs %d/%d; raw %+v", s.RoundsOK, s.Subscribers, s.Topics, s.ServerProcs, s.LoadProcs, s.Raw)
 			continue
