@@ -10,6 +10,9 @@ type batch struct {
 	iov  [][]byte
 }
 
+// maxIOV is the most buffers handed to one writev.
+const maxIOV = 512
+
 // connOut is one connection's frames in a batch, in order.
 type connOut struct {
 	c      *Conn
@@ -25,7 +28,7 @@ func (w *batch) add(m *Member, fr *Frame) {
 		return
 	}
 	if m.conflate && fr.key != "" && w.l.behind(c) {
-		w.l.conflate(c, m.f, fr)
+		w.l.conflate(c, fr)
 		return
 	}
 	w.addConn(c, fr)
@@ -89,15 +92,21 @@ func (w *batch) write(c *Conn, frames []*Frame) {
 		n = len(b)
 		_, err = c.gc.Write(b)
 	} else {
-		iov := w.iov[:0]
-		for _, fr := range frames {
-			b := fr.bytes(c)
-			n += len(b)
-			iov = append(iov, b)
+		// writev takes at most IOV_MAX (1024 on Linux) buffers; gnet
+		// queues a later call's bytes behind an earlier one's leftovers.
+		for rest := frames; len(rest) > 0 && err == nil; {
+			k := min(len(rest), maxIOV)
+			iov := w.iov[:0]
+			for _, fr := range rest[:k] {
+				b := fr.bytes(c)
+				n += len(b)
+				iov = append(iov, b)
+			}
+			_, err = c.gc.Writev(iov)
+			clear(iov)
+			w.iov = iov[:0]
+			rest = rest[k:]
 		}
-		_, err = c.gc.Writev(iov)
-		clear(iov)
-		w.iov = iov[:0]
 	}
 	if err == nil {
 		c.sent(len(frames), n)

@@ -6,7 +6,8 @@ package poller
 // ones, and its memory is bounded by the number of keys. Loop only.
 type backlog struct {
 	at     map[backlogKey]int // index in frames
-	frames []*Frame           // first arrival order of their keys
+	frames []*Frame           // in arrival order; nil where a newer one replaced it
+	holes  int
 }
 
 // backlogKey names what replaces what: the same key in the same fan-out.
@@ -26,7 +27,7 @@ func (l *loop) behind(c *Conn) bool {
 }
 
 // conflate keeps fr in c's backlog, replacing an older frame of its key.
-func (l *loop) conflate(c *Conn, f *Fanout, fr *Frame) {
+func (l *loop) conflate(c *Conn, fr *Frame) {
 	b := l.backlogs[c]
 	if b == nil {
 		if l.backlogs == nil {
@@ -36,15 +37,33 @@ func (l *loop) conflate(c *Conn, f *Fanout, fr *Frame) {
 		l.backlogs[c] = b
 	}
 	fr.retain()
-	k := backlogKey{f, fr.key}
+	k := backlogKey{fr.owner, fr.key}
 	if i, ok := b.at[k]; ok {
+		// The newer frame goes to the end, so that the backlog stays in
+		// sequence order across keys.
 		b.frames[i].release()
-		b.frames[i] = fr
+		b.frames[i] = nil
+		b.holes++
 		l.stats.conflated.Add(1)
-		return
+		if b.holes > len(b.frames)/2 {
+			b.compact()
+		}
 	}
 	b.at[k] = len(b.frames)
 	b.frames = append(b.frames, fr)
+}
+
+// compact closes the holes of replaced frames.
+func (b *backlog) compact() {
+	kept := b.frames[:0]
+	for _, fr := range b.frames {
+		if fr != nil {
+			b.at[backlogKey{fr.owner, fr.key}] = len(kept)
+			kept = append(kept, fr)
+		}
+	}
+	clear(b.frames[len(kept):])
+	b.frames, b.holes = kept, 0
 }
 
 // flushBacklogs writes the backlogs of connections that caught up (their
@@ -61,6 +80,7 @@ func (l *loop) flushBacklogs() {
 			continue
 		}
 		delete(l.backlogs, c)
+		b.compact()
 		l.batch.write(c, b.frames)
 		for _, fr := range b.frames {
 			fr.release()
@@ -76,6 +96,8 @@ func (l *loop) dropBacklog(c *Conn) {
 	}
 	delete(l.backlogs, c)
 	for _, fr := range b.frames {
-		fr.release()
+		if fr != nil {
+			fr.release()
+		}
 	}
 }

@@ -90,6 +90,7 @@ func (f *Fanout) Publish(t MessageType, p []byte, key string) {
 		return
 	}
 	fr := newFrame(t, p, key, &e.cfg, f.flate.Load() > 0)
+	fr.owner = f
 	for _, sh := range *list {
 		if sh.n.Load() > 0 {
 			fr.retain()

@@ -17,6 +17,7 @@ type Frame struct {
 	plain, deflated *bytebufferpool.ByteBuffer // deflated: nil when not made
 	dframe          []byte                     // the compressed frame within deflated
 	key             string                     // conflation key ("": none)
+	owner           *Fanout                    // the fan-out that published it
 	refs            atomic.Int32
 }
 
