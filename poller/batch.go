@@ -7,11 +7,11 @@ type batch struct {
 	l    *loop
 	at   map[*Conn]int32 // index in outs
 	outs []connOut
-	iov  [][]byte
+	buf  []byte // coalesced frames of one connection
 }
 
-// maxIOV is the most buffers handed to one writev.
-const maxIOV = 512
+// maxCoalesce is the most bytes of several frames copied into one write.
+const maxCoalesce = 256 << 10
 
 // connOut is one connection's frames in a batch, in order.
 type connOut struct {
@@ -67,8 +67,8 @@ func (w *batch) flush() {
 	clear(w.at)
 }
 
-// write hands frames to gnet in one write (writev for several), under
-// the slow-consumer policy. gnet copies what the socket does not take at
+// write hands frames to gnet in one write (per 256 KiB), under the
+// slow-consumer policy. gnet copies what the socket does not take at
 // once, so the frames may be released afterwards.
 func (w *batch) write(c *Conn, frames []*Frame) {
 	if len(frames) == 0 || c.state() != stateOpen || c.closing() {
@@ -92,20 +92,26 @@ func (w *batch) write(c *Conn, frames []*Frame) {
 		n = len(b)
 		_, err = c.gc.Write(b)
 	} else {
-		// writev takes at most IOV_MAX (1024 on Linux) buffers; gnet
-		// queues a later call's bytes behind an earlier one's leftovers.
-		for rest := frames; len(rest) > 0 && err == nil; {
-			k := min(len(rest), maxIOV)
-			iov := w.iov[:0]
-			for _, fr := range rest[:k] {
-				b := fr.bytes(c)
-				n += len(b)
-				iov = append(iov, b)
+		// One coalesced buffer per write: gnet copies what the socket
+		// does not take, so it is reused at once. (writev would take
+		// the frames in place, but x/sys allocates its iovecs per call.)
+		buf := w.buf[:0]
+		for _, fr := range frames {
+			b := fr.bytes(c)
+			n += len(b)
+			if len(buf)+len(b) > maxCoalesce && len(buf) > 0 {
+				if _, err = c.gc.Write(buf); err != nil {
+					break
+				}
+				buf = buf[:0]
 			}
-			_, err = c.gc.Writev(iov)
-			clear(iov)
-			w.iov = iov[:0]
-			rest = rest[k:]
+			buf = append(buf, b...)
+		}
+		if err == nil {
+			_, err = c.gc.Write(buf)
+		}
+		if cap(buf) <= maxCoalesce*2 {
+			w.buf = buf[:0]
 		}
 	}
 	if err == nil {

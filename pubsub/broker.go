@@ -54,8 +54,10 @@ type Broker interface {
 	// Subscribe calls fn with every message published to topic once
 	// Subscribe has returned, in sequence order, one call at a time.
 	// m.Data is valid only until fn returns; fn must not block for long
-	// (it holds up the topic's delivery). cancel ends the subscription;
-	// after it returns fn is not called again.
+	// (it holds up the topic's delivery). Messages published before
+	// Subscribe returned may be delivered too. cancel ends the
+	// subscription: after it returns fn is not called again; it must not
+	// be called from fn.
 	Subscribe(topic string, fn func(m Message)) (cancel func(), err error)
 
 	// History returns the topic's messages after since, oldest first, and

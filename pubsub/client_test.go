@@ -2,17 +2,20 @@ package pubsub_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
-	"os"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
@@ -23,10 +26,7 @@ import (
 // startHub serves hub on a loopback port; both are shut at cleanup.
 func startHub(t testing.TB, hub *pubsub.Hub, opts ...server.Option) *server.Server {
 	t.Helper()
-	opts = append([]server.Option{
-		server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary),
-		server.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))),
-	}, opts...)
+	opts = append([]server.Option{server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary)}, opts...)
 	srv := server.New(hub, opts...)
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -46,6 +46,8 @@ type sub struct {
 	conn net.Conn
 	r    *bufio.Reader
 	bin  bool
+	// compressed counts messages that arrived compressed (RSV1).
+	compressed int
 }
 
 // event is one server message, decoded from either form.
@@ -68,13 +70,13 @@ func dialSub(t testing.TB, addr string, bin bool) *sub {
 }
 
 // dialSubWith dials with netDial (nil: the default).
-func dialSubWith(t testing.TB, addr string, bin bool, netDial func(ctx context.Context, network, addr string) (net.Conn, error)) *sub {
+func dialSubWith(t testing.TB, addr string, bin bool, netDial func(ctx context.Context, network, addr string) (net.Conn, error), ext ...httphead.Option) *sub {
 	t.Helper()
 	proto := pubsub.SubprotocolJSON
 	if bin {
 		proto = pubsub.SubprotocolBinary
 	}
-	d := ws.Dialer{Protocols: []string{proto}, Timeout: 5 * time.Second, NetDial: netDial}
+	d := ws.Dialer{Protocols: []string{proto}, Timeout: 5 * time.Second, NetDial: netDial, Extensions: ext}
 	conn, br, hs, err := d.Dial(context.Background(), "ws://"+addr+"/")
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -109,8 +111,16 @@ func (s *sub) next(d time.Duration) (event, error) {
 			return event{}, err
 		}
 		p := make([]byte, h.Length)
-		if _, err := ioReadFull(s.r, p); err != nil {
+		if _, err := io.ReadFull(s.r, p); err != nil {
 			return event{}, err
+		}
+		if h.Rsv1() {
+			// permessage-deflate (RFC 7692 §7.2.2): the tail is restored.
+			fr := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff})))
+			if p, err = io.ReadAll(fr); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return event{}, fmt.Errorf("inflate: %v", err)
+			}
+			s.compressed++
 		}
 		switch h.OpCode {
 		case ws.OpText:
@@ -169,18 +179,6 @@ func decodeBinary(p []byte) (event, error) {
 	e.Key = string(p[:kl])
 	e.Data = json.RawMessage(p[kl:])
 	return e, nil
-}
-
-func ioReadFull(r *bufio.Reader, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := r.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // subscribe sends a subscribe and returns the "subscribed" answer.

@@ -176,6 +176,9 @@ func (t *topic) stop() {
 func (t *topic) deliver(m Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dead {
+		return
+	}
 	if t.known && m.Epoch == t.last.Epoch && m.Seq <= t.last.Seq {
 		return // already counted in the position a subscriber started from
 	}

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws/wsflate"
 
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
@@ -117,13 +120,22 @@ func TestHubRecovery(t *testing.T) {
 		if ans.Recovery != "ok" || ans.Seq != last.Seq || ans.Epoch != last.Epoch {
 			t.Fatalf("bin=%v: recovery answer %+v, want ok at %d", bin, ans, last.Seq)
 		}
-		go pub(int(base)+61, int(base)+70) // live ones right behind the replay
+		live := make(chan struct{})
+		go func() { // live ones right behind the replay
+			defer close(live)
+			for i := int(base) + 61; i <= int(base)+70; i++ {
+				if _, err := hub.Publish(topic, "", payload(i)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
 		for want := last.Seq + 1; want <= base+70; want++ {
 			e := s.must(5 * time.Second)
 			if e.Seq != want {
 				t.Fatalf("bin=%v: got seq %d, want %d", bin, e.Seq, want)
 			}
 		}
+		<-live
 	}
 	// Beyond the window: 100 kept, the client is 150 behind.
 	s := dialSub(t, srv.Addr(), false)
@@ -293,5 +305,34 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestHubCompressedSubscribers: subscribers that negotiated
+// permessage-deflate get publications compressed (RSV1), others plain,
+// both decoding to the same messages.
+func TestHubCompressedSubscribers(t *testing.T) {
+	hub := pubsub.New()
+	srv := startHub(t, hub, server.WithCompression(1, 64))
+	zipped := dialSubWith(t, srv.Addr(), false, nil, wsflate.DefaultParameters.Option())
+	plain := dialSub(t, srv.Addr(), false)
+	zipped.subscribe("news", nil)
+	plain.subscribe("news", nil)
+	long := `{"text":"` + strings.Repeat("compressible ", 40) + `"}`
+	for i := 0; i < 20; i++ {
+		if _, err := hub.Publish("news", "", []byte(long)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*sub{zipped, plain} {
+		for i := uint64(1); i <= 20; i++ {
+			e := s.must(5 * time.Second)
+			if e.Seq != i || string(e.Data) != long {
+				t.Fatalf("seq %d: got %+v", i, e)
+			}
+		}
+	}
+	if zipped.compressed < 20 || plain.compressed != 0 { // the answer may be compressed too
+		t.Errorf("compressed messages: %d with deflate, %d without; want 20 and 0", zipped.compressed, plain.compressed)
 	}
 }
