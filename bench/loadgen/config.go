@@ -26,10 +26,9 @@ const MaxTopics = 1000
 // Window is the measurement of a fan-out run, in wall-clock time (the
 // publisher, another process, stamps publications with Unix nanoseconds).
 // Publications received in [MeasureStart, MeasureEnd) count as deliveries
-// of the window; publications published in it give the latencies; the run
-// ends at DrainEnd.
+// of the window; publications published in it give the latencies.
 type Window struct {
-	MeasureStart, MeasureEnd, DrainEnd time.Time
+	MeasureStart, MeasureEnd time.Time
 }
 
 // minSize is the smallest echo message: the payload carries its send time.
@@ -67,8 +66,12 @@ type Config struct {
 	// with {"op":"subscribed",...}. Publications carry their topic's index
 	// in this list (see AppendPayload).
 	Topics []string
-	// Schedule (fanout) delivers the measurement window once, after Ready.
+	// Schedule (fanout) delivers the measurement window once, after Ready;
+	// Stop then delivers when to stop listening (once the publisher is
+	// done and the publications had time to arrive). Hold bounds both
+	// waits.
 	Schedule <-chan Window
+	Stop     <-chan time.Time
 	// PollInterval (fanout): after handling fewer events than one wait
 	// can return, sleep this long before waiting again, so that one
 	// wake-up reads many connections (context switches are what a
@@ -183,8 +186,8 @@ func (c Config) normalize() (Config, error) {
 				return c, fmt.Errorf("loadgen: bad topic %q", tp)
 			}
 		}
-		if c.Schedule == nil {
-			return c, errors.New("loadgen: fanout needs a Schedule")
+		if c.Schedule == nil || c.Stop == nil {
+			return c, errors.New("loadgen: fanout needs a Schedule and a Stop")
 		}
 		if c.Hold == 0 {
 			c.Hold = 2 * time.Minute

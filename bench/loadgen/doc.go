@@ -29,6 +29,18 @@
 //     60 s, 3 significant digits). Only messages whose send time falls in
 //     the measured window (after Warmup, for Duration) are counted; replies
 //     are awaited for up to Drain after sending stops.
+//   - Fanout mode (subscribers): right after its upgrade every connection
+//     sends the wire protocol's JSON subscribe request for each of
+//     Config.Topics and counts as connected once each is answered
+//     ({"op":"subscribed",...}; an {"op":"error",...} answer fails it).
+//     Publications are recognised in wsloop's two forms (wsloop.bin,
+//     wsloop.json) and as the bare payload the peers forward; the payload
+//     (AppendPayload) carries its publish time, topic index and per-topic
+//     number, so latency, loss, duplicates and order are measured the same
+//     way for every server, and wsloop's own per-topic sequence is checked
+//     too. The measurement window comes from outside (Config.Schedule):
+//     the publisher (Publish) is another process. Reads are batched: after
+//     a partial batch of events the loop sleeps Config.PollInterval.
 //   - Everything is bounded: per-connection connect timeouts, a cap on the
 //     connect phase, Hold/Duration, and a hard Deadline on the whole run.
 //

@@ -145,7 +145,7 @@ func (l *loop) onAck(i int, p []byte) bool {
 }
 
 // fanoutWait waits for the window, publishes it to the loops and waits
-// until its drain ends. It returns the measured window's length.
+// until the stop time. It returns the measured window's length.
 func (e *engine) fanoutWait(ctx context.Context, hard <-chan time.Time) (float64, error) {
 	hold := time.NewTimer(e.cfg.Hold)
 	defer hold.Stop()
@@ -159,16 +159,28 @@ func (e *engine) fanoutWait(ctx context.Context, hard <-chan time.Time) (float64
 	case <-hold.C:
 		return 0, errNoSchedule
 	}
-	e.winStart, e.winEnd, e.winDrainEnd = w.MeasureStart.UnixNano(), w.MeasureEnd.UnixNano(), w.DrainEnd.UnixNano()
+	e.winStart, e.winEnd = w.MeasureStart.UnixNano(), w.MeasureEnd.UnixNano()
 	e.trafficOn.Store(true)
-	end := time.NewTimer(time.Until(w.DrainEnd))
+	secs := max(0, w.MeasureEnd.Sub(w.MeasureStart).Seconds())
+	var stop time.Time
+	select {
+	case stop = <-e.cfg.Stop:
+	case <-ctx.Done():
+		return secs, nil
+	case <-hard:
+		return secs, errDeadline
+	case <-hold.C:
+		return secs, errNoStop
+	}
+	end := time.NewTimer(time.Until(stop))
 	defer end.Stop()
 	select {
 	case <-end.C:
 	case <-ctx.Done():
 	case <-hard:
-		return w.MeasureEnd.Sub(w.MeasureStart).Seconds(), errDeadline
+		return secs, errDeadline
 	case <-hold.C:
+		return secs, errNoStop
 	}
-	return max(0, w.MeasureEnd.Sub(w.MeasureStart).Seconds()), nil
+	return secs, nil
 }

@@ -125,20 +125,19 @@ func (ps *pubServer) publish(topic string, data []byte) {
 // the window and returns the subscribers' result and the publisher's.
 func runFanout(t *testing.T, addr, proto, src string, conns int, topics []string, rate float64) (*Result, PublishResult) {
 	t.Helper()
-	windows := make(chan Window, 1)
+	windows, stop := make(chan Window, 1), make(chan time.Time, 1)
 	var pub PublishResult
 	var pubErr error
 	done := make(chan struct{})
 	cfg := Config{
 		Addr: addr, Conns: conns, Mode: ModeFanout, Topics: topics, Subprotocol: proto, Src: src,
-		Schedule: windows, Hold: 20 * time.Second, Log: logTo(t),
+		Schedule: windows, Stop: stop, Hold: 20 * time.Second, Log: logTo(t),
 		Ready: func(ok, failed int, _ float64) {
 			if ok != conns || failed != 0 {
 				t.Errorf("ready: %d connected, %d failed", ok, failed)
 			}
 			start := time.Now().Add(50 * time.Millisecond)
 			w := Window{MeasureStart: start.Add(200 * time.Millisecond), MeasureEnd: start.Add(time.Second)}
-			w.DrainEnd = w.MeasureEnd.Add(500 * time.Millisecond)
 			windows <- w
 			go func() {
 				defer close(done)
@@ -146,6 +145,7 @@ func runFanout(t *testing.T, addr, proto, src string, conns int, topics []string
 					Endpoints: []string{addr}, Topics: topics, Size: 100, Rate: rate,
 					Start: start, End: w.MeasureEnd,
 				})
+				stop <- time.Now().Add(500 * time.Millisecond)
 			}()
 		},
 	}
@@ -173,7 +173,7 @@ func TestFanoutForms(t *testing.T) {
 			}
 			t.Logf("%s: %d publications, %d received, %d in window, p50 %dµs p99 %dµs, seq checked %d",
 				proto, pub.Publications, res.MsgsRecv, res.Deliveries, h.ValueAtQuantile(50), h.ValueAtQuantile(99), res.SeqChecked)
-			if pub.Publications < 250 || pub.Posts != pub.Publications {
+			if pub.Publications < 250 || pub.Posts != pub.Publications || pub.Posted != pub.Publications || pub.Skipped != 0 {
 				t.Fatalf("publisher: %+v", pub)
 			}
 			if want := pub.Publications * conns; res.MsgsRecv != want {
@@ -219,11 +219,11 @@ func TestFanoutCountsGaps(t *testing.T) {
 func TestFanoutRefusals(t *testing.T) {
 	_, addr := startPubServer(t, 0)
 	res, err := Run(context.Background(), Config{Addr: addr, Conns: 4, Mode: ModeFanout, Topics: []string{"t0", "refused"},
-		Src: "127.0.0.115", Schedule: make(chan Window), Hold: 100 * time.Millisecond})
+		Src: "127.0.0.115", Schedule: make(chan Window), Stop: make(chan time.Time), Hold: 100 * time.Millisecond})
 	if err != nil || res.ConnsOK != 0 || res.ConnsFailed != 4 {
 		t.Fatalf("refused subscription: %+v %v", res, err)
 	}
-	if _, err := Run(context.Background(), Config{Addr: addr, Conns: 1, Mode: ModeFanout, Topics: []string{`a"b`}, Schedule: make(chan Window)}); err == nil {
+	if _, err := Run(context.Background(), Config{Addr: addr, Conns: 1, Mode: ModeFanout, Topics: []string{`a"b`}, Schedule: make(chan Window), Stop: make(chan time.Time)}); err == nil {
 		t.Fatal("a topic with a quote was accepted")
 	}
 	if _, err := Run(context.Background(), Config{Addr: addr, Conns: 1, Mode: ModeFanout, Topics: []string{"t0"}}); err == nil {
@@ -232,7 +232,7 @@ func TestFanoutRefusals(t *testing.T) {
 	// No window ever comes: the run ends at the hold with an error.
 	start := time.Now()
 	res, err = Run(context.Background(), Config{Addr: addr, Conns: 3, Mode: ModeFanout, Topics: []string{"t0"},
-		Src: "127.0.0.120", Schedule: make(chan Window), Hold: 300 * time.Millisecond})
+		Src: "127.0.0.120", Schedule: make(chan Window), Stop: make(chan time.Time), Hold: 300 * time.Millisecond})
 	if err == nil || res.ConnsOK != 3 || time.Since(start) > 5*time.Second {
 		t.Fatalf("no window: %+v %v after %v", res, err, time.Since(start))
 	}

@@ -9,16 +9,16 @@ import (
 	"math"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // PublishConfig describes a fan-out publisher: publication k (k = 0, 1, …)
 // is due at Start + k/Rate, goes to topic k mod Topics as that topic's
-// publication number k/Topics + 1, and is posted to every endpoint (POST
-// http://ENDPOINT/publish/TOPIC, the payload as body). Rate is therefore
-// the total over all topics, and every endpoint gets every publication.
-// Publishing stops at End.
+// publication number k/Topics + 1, and is posted to every endpoint at once
+// (POST http://ENDPOINT/publish/TOPIC, the payload as body); it is done
+// when every endpoint has answered. Rate is the total over all topics.
+// Only publications due before End are made; one that cannot start before
+// Cutoff (the endpoints are slower than the rate) is skipped.
 type PublishConfig struct {
 	Endpoints []string // host:port, 127.0.0.0/8 only
 	Topics    []string // publication k goes to Topics[k%len(Topics)]
@@ -26,24 +26,24 @@ type PublishConfig struct {
 	Rate      float64  // publications per second over all topics, > 0
 	Start     time.Time
 	End       time.Time
-	// Conns is the number of keep-alive connections per endpoint; topics
-	// are split among them (topic i on connection i mod Conns), so each
-	// topic's publications are posted in order. Default min(Topics, 4).
-	Conns int
+	Cutoff    time.Time // default End
+	// Lanes is the number of publications in flight at once; topics are
+	// split among them (topic i on lane i mod Lanes), each lane with its
+	// own keep-alive connection per endpoint, so each topic's publications
+	// are posted in order. Default min(Topics, 4).
+	Lanes int
 	// Timeout bounds one request; default 5s.
 	Timeout time.Duration
 }
 
-// PublishResult is what a publisher did. A request not yet started or
-// not answered when ctx ends counts as Unposted (a publish endpoint slower
-// than the rate), not as an error.
+// PublishResult is what a publisher did.
 type PublishResult struct {
-	Publications  int64   // publications due before End (each to be posted to every endpoint)
-	Posts         int64   // requests answered 2xx
-	PostsPer      []int64 // the same per endpoint, in Endpoints order
+	Publications  int64   // publications due before End
+	Posted        int64   // publications every endpoint answered 2xx
+	Posts         int64   // requests answered 2xx (Posted × endpoints when all went well)
 	Errors        int64   // requests failed or answered otherwise
-	Unposted      int64   // requests cut off by ctx
-	MaxLagMillis  float64 // the latest a request started after its due time
+	Skipped       int64   // publications not started by Cutoff (or before ctx ended)
+	MaxLagMillis  float64 // the latest a publication started after its due time
 	MaxPostMillis float64 // the longest request
 	FirstError    string  // the first failure, for the report
 }
@@ -51,12 +51,12 @@ type PublishResult struct {
 // maxPublications bounds one publisher run.
 const maxPublications = 10_000_000
 
-// Publish runs the publisher until End (or ctx ends) and reports; the error
-// is only for a configuration it refuses. Each
-// (endpoint, connection) pair is one goroutine posting its share of the
-// schedule in order; a request that starts late still carries its due time
-// as the payload's timestamp, so a slow publish endpoint shows in the
-// latencies instead of hiding (no coordinated omission).
+// Publish runs the publisher and reports once every lane is done (at End,
+// or Cutoff plus the last requests' answers, or when ctx ends); the error
+// is only for a configuration it refuses. A publication that starts late
+// still carries its due time as the payload's timestamp, so a slow publish
+// endpoint shows in the latencies instead of hiding (no coordinated
+// omission).
 func Publish(ctx context.Context, cfg PublishConfig) (PublishResult, error) {
 	var res PublishResult
 	switch {
@@ -82,66 +82,84 @@ func Publish(ctx context.Context, cfg PublishConfig) (PublishResult, error) {
 		return res, fmt.Errorf("loadgen: %d publications exceed the bound of %d", total, maxPublications)
 	}
 	res.Publications = total
-	if cfg.Conns <= 0 {
-		cfg.Conns = min(len(cfg.Topics), 4)
+	if cfg.Cutoff.IsZero() {
+		cfg.Cutoff = cfg.End
 	}
-	cfg.Conns = min(cfg.Conns, len(cfg.Topics))
+	if cfg.Lanes <= 0 {
+		cfg.Lanes = 4
+	}
+	cfg.Lanes = min(cfg.Lanes, len(cfg.Topics))
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
 
 	var (
-		errs, unposted atomic.Int64
-		posts          = make([]atomic.Int64, len(cfg.Endpoints))
-		lagMu          sync.Mutex
-		wg             sync.WaitGroup
+		mu sync.Mutex // guards res from here on
+		wg sync.WaitGroup
 	)
-	for e, ep := range cfg.Endpoints {
-		for part := range cfg.Conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w := newPostWorker(cfg, ep)
-				defer w.client.CloseIdleConnections()
-				for k := int64(0); k < total; k++ {
-					topic := int(k % int64(len(cfg.Topics)))
-					if topic%cfg.Conns != part {
+	for lane := range cfg.Lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			posters := make([]*poster, len(cfg.Endpoints))
+			for e, ep := range cfg.Endpoints {
+				posters[e] = newPoster(cfg, ep)
+				defer posters[e].client.CloseIdleConnections()
+			}
+			for k := int64(0); k < total; k++ {
+				topic := int(k % int64(len(cfg.Topics)))
+				if topic%cfg.Lanes != lane {
+					continue
+				}
+				at := due(cfg, k)
+				if sleepUntil(ctx, at) != nil || time.Now().After(cfg.Cutoff) {
+					mu.Lock()
+					res.Skipped++
+					mu.Unlock()
+					continue
+				}
+				began := time.Now()
+				errs := postAll(ctx, posters, topic, at, uint32(k/int64(len(cfg.Topics))+1))
+				mu.Lock()
+				res.MaxLagMillis = max(res.MaxLagMillis, float64(began.Sub(at))/1e6)
+				res.MaxPostMillis = max(res.MaxPostMillis, float64(time.Since(began))/1e6)
+				failed := 0
+				for _, err := range errs {
+					if err == nil {
 						continue
 					}
-					at := due(cfg, k)
-					if sleepUntil(ctx, at) != nil {
-						unposted.Add(1)
-						continue
-					}
-					began := time.Now()
-					err := w.post(ctx, topic, at, uint32(k/int64(len(cfg.Topics))+1))
-					if err != nil && ctx.Err() != nil {
-						unposted.Add(1)
-						continue
-					}
-					lagMu.Lock()
-					res.MaxLagMillis = max(res.MaxLagMillis, float64(began.Sub(at))/1e6)
-					res.MaxPostMillis = max(res.MaxPostMillis, float64(time.Since(began))/1e6)
-					if err != nil && res.FirstError == "" {
+					failed++
+					if res.FirstError == "" {
 						res.FirstError = err.Error()
 					}
-					lagMu.Unlock()
-					if err != nil {
-						errs.Add(1)
-					} else {
-						posts[e].Add(1)
-					}
 				}
-			}()
-		}
+				res.Errors += int64(failed)
+				res.Posts += int64(len(errs) - failed)
+				if failed == 0 {
+					res.Posted++
+				}
+				mu.Unlock()
+			}
+		}()
 	}
 	wg.Wait()
-	res.Errors, res.Unposted = errs.Load(), unposted.Load()
-	for e := range posts {
-		res.PostsPer = append(res.PostsPer, posts[e].Load())
-		res.Posts += posts[e].Load()
-	}
 	return res, nil
+}
+
+// postAll posts one publication to every endpoint at once and returns each
+// request's error.
+func postAll(ctx context.Context, posters []*poster, topic int, at time.Time, n uint32) []error {
+	errs := make([]error, len(posters))
+	var wg sync.WaitGroup
+	for e, p := range posters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[e] = p.post(ctx, topic, at, n)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // due is publication k's due time.
@@ -164,22 +182,23 @@ func sleepUntil(ctx context.Context, at time.Time) error {
 	}
 }
 
-// postWorker posts over one keep-alive connection.
-type postWorker struct {
+// poster posts to one endpoint over one keep-alive connection; one lane's
+// goroutine uses it, one request at a time.
+type poster struct {
 	cfg    PublishConfig
 	base   string
 	client *http.Client
 	body   []byte
 }
 
-func newPostWorker(cfg PublishConfig, endpoint string) *postWorker {
+func newPoster(cfg PublishConfig, endpoint string) *poster {
 	tr := &http.Transport{
 		MaxConnsPerHost:     1,
 		MaxIdleConnsPerHost: 1,
 		DisableCompression:  true,
 		Proxy:               nil, // loopback only: never through a proxy
 	}
-	return &postWorker{
+	return &poster{
 		cfg:    cfg,
 		base:   "http://" + endpoint + "/publish/",
 		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
@@ -187,14 +206,14 @@ func newPostWorker(cfg PublishConfig, endpoint string) *postWorker {
 	}
 }
 
-func (w *postWorker) post(ctx context.Context, topic int, at time.Time, n uint32) error {
-	w.body = AppendPayload(w.body[:0], w.cfg.Size, at.UnixNano(), topic, n)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.base+w.cfg.Topics[topic], bytes.NewReader(w.body))
+func (p *poster) post(ctx context.Context, topic int, at time.Time, n uint32) error {
+	p.body = AppendPayload(p.body[:0], p.cfg.Size, at.UnixNano(), topic, n)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+p.cfg.Topics[topic], bytes.NewReader(p.body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ var (
 	errFragment       = errors.New("protocol: bad fragmentation")
 	errDeadline       = errors.New("loadgen: hard deadline reached")
 	errNoSchedule     = errors.New("loadgen: no fan-out window within the hold")
+	errNoStop         = errors.New("loadgen: no fan-out stop within the hold")
 )
 
 // handshake lives only while a connection is upgrading.
@@ -85,9 +86,9 @@ type engine struct {
 
 	// fanout: the topic list's indexes, the wall clock at base, and the
 	// window in Unix ns (written before trafficOn is set).
-	topicIdx                      map[string]int
-	baseUnix                      int64
-	winStart, winEnd, winDrainEnd int64
+	topicIdx         map[string]int
+	baseUnix         int64
+	winStart, winEnd int64
 }
 
 func (e *engine) now() int64 { return int64(time.Since(e.base)) }

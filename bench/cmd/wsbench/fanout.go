@@ -25,12 +25,17 @@ package main
 // subscribe with the wire protocol's JSON request and count as connected
 // once every subscription is answered. Then wsbench picks the window (all
 // READY + 300 ms + warm-up, lasting -duration), hands it to every wsload on
-// its standard input, and runs the publisher (loadgen.Publish). Deliveries
-// are publications received inside the window, summed over every wsload,
-// divided by its length; latency is receive time minus the publication's
-// due time written in its payload, for the publications due inside the
-// window; loss is publications × subscribers − publications received over
-// the whole run (after a drain). Server CPU and RSS include nats-server.
+// its standard input, and runs the publisher (loadgen.Publish: each
+// publication is posted to every endpoint at once and is done when all
+// have answered; one that cannot start within 1 s after the window, because
+// the endpoints answer slower than the rate, is skipped). When the
+// publisher is done, the subscribers listen for -drain more (STOP on their
+// standard input). Deliveries are publications received inside the
+// window, summed over every wsload, divided by its length; latency is
+// receive time minus the publication's due time written in its payload,
+// for the publications due inside the window; loss is publications posted
+// × subscribers − publications received by the end of the drain. Server
+// CPU and RSS include nats-server.
 
 import (
 	"context"
@@ -54,8 +59,9 @@ type fanoutRound struct {
 	Endpoints          int     `json:"publish_endpoints"`
 	Publications       int64   `json:"publications"`
 	PublishPosts       int64   `json:"publish_posts"`
+	PublishPosted      int64   `json:"publications_posted"`
+	PublishSkipped     int64   `json:"publications_skipped"`
 	PublishErrors      int64   `json:"publish_errors"`
-	PublishUnposted    int64   `json:"publish_unposted"`
 	PublishMaxPostMs   float64 `json:"publish_max_request_ms"`
 	PublishFirstError  string  `json:"publish_first_error,omitempty"`
 	PublishMaxLagMs    float64 `json:"publish_max_lag_ms"`
@@ -103,6 +109,13 @@ func fanoutSpec(cfg *config, sp *spec, rate float64) error {
 	sp.tag = fmt.Sprintf("fanout-%dBx%dx%dt-%sps", sp.size, sp.conns, sp.topics, strconv.FormatFloat(sp.rate, 'f', -1, 64))
 	return nil
 }
+
+// The publisher skips a publication it cannot start within publishCutoff
+// after the window; publishTimeout bounds one request.
+const (
+	publishCutoff  = time.Second
+	publishTimeout = 10 * time.Second
+)
 
 // needsNATS reports whether a server list needs nats-server built.
 func needsNATS(servers []string) bool { return slices.Contains(servers, "wsloop") }
@@ -282,7 +295,7 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	rr.LoadProcs = n
 	connectBudget := 60*time.Second + time.Duration(sp.conns)*250*time.Microsecond +
 		time.Duration(sp.conns*sp.topics)*5*time.Microsecond
-	runSpan := 300*time.Millisecond + sp.warmup + sp.duration + sp.drain
+	runSpan := 300*time.Millisecond + sp.warmup + sp.duration + publishCutoff + publishTimeout + sp.drain
 	inuse0, _ := tcpInUse()
 	var loads []*child
 	defer func() {
@@ -338,16 +351,19 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	pubStart := time.Now().Add(300 * time.Millisecond)
 	win := loadgen.Window{MeasureStart: pubStart.Add(sp.warmup)}
 	win.MeasureEnd = win.MeasureStart.Add(sp.duration)
-	win.DrainEnd = win.MeasureEnd.Add(sp.drain)
-	line := fmt.Sprintf("WINDOW %d %d %d\n", win.MeasureStart.UnixNano(), win.MeasureEnd.UnixNano(), win.DrainEnd.UnixNano())
-	for _, l := range loads {
-		if _, err := l.stdin.Write([]byte(line)); err != nil {
-			return fail(fmt.Errorf("%s: writing the window: %w", l.name, err))
+	tell := func(line string) error {
+		for _, l := range loads {
+			if _, err := l.stdin.Write([]byte(line)); err != nil {
+				return fmt.Errorf("%s: writing %q: %w", l.name, line, err)
+			}
 		}
+		return nil
 	}
-	// Requests still due or unanswered when the subscribers stop
-	// listening are cut off (counted as unposted).
-	pubCtx, pubCancel := context.WithDeadline(ctx, win.DrainEnd)
+	if err := tell(fmt.Sprintf("WINDOW %d %d\n", win.MeasureStart.UnixNano(), win.MeasureEnd.UnixNano())); err != nil {
+		return fail(err)
+	}
+	pubEnd := win.MeasureEnd.Add(publishCutoff + publishTimeout + 5*time.Second)
+	pubCtx, pubCancel := context.WithDeadline(ctx, pubEnd)
 	defer pubCancel()
 	type pubOut struct {
 		res loadgen.PublishResult
@@ -357,7 +373,7 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	go func() {
 		res, err := loadgen.Publish(pubCtx, loadgen.PublishConfig{
 			Endpoints: procs.endpoints, Topics: topicNames(sp.topics), Size: sp.size, Rate: sp.rate,
-			Start: pubStart, End: win.MeasureEnd,
+			Start: pubStart, End: win.MeasureEnd, Cutoff: win.MeasureEnd.Add(publishCutoff), Timeout: publishTimeout,
 		})
 		pubDone <- pubOut{res, err}
 	}()
@@ -396,23 +412,27 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	var pub pubOut
 	select {
 	case pub = <-pubDone:
-	case <-time.After(time.Until(win.DrainEnd) + 15*time.Second):
-		return fail(errors.New("publisher did not stop at the drain's end"))
+	case <-time.After(time.Until(pubEnd) + 10*time.Second):
+		return fail(errors.New("publisher did not stop"))
 	}
-	fr.Publications, fr.PublishPosts, fr.PublishErrors = pub.res.Publications, pub.res.Posts, pub.res.Errors
-	fr.PublishUnposted, fr.PublishMaxPostMs = pub.res.Unposted, pub.res.MaxPostMillis
-	fr.PublishMaxLagMs, fr.PublishFirstError = pub.res.MaxLagMillis, pub.res.FirstError
+	fr.Publications, fr.PublishPosted, fr.PublishSkipped = pub.res.Publications, pub.res.Posted, pub.res.Skipped
+	fr.PublishPosts, fr.PublishErrors = pub.res.Posts, pub.res.Errors
+	fr.PublishMaxPostMs, fr.PublishMaxLagMs, fr.PublishFirstError = pub.res.MaxPostMillis, pub.res.MaxLagMillis, pub.res.FirstError
 	if pub.err != nil {
 		return fail(fmt.Errorf("publisher: %w", pub.err))
 	}
 
-	// The subscribers end by themselves at the drain's end.
+	// The subscribers listen for the drain, then end by themselves.
 	b.describe("%s r%d/%d %s: draining", sp.tag, round, cfg.rounds, server)
-	exitBudget := time.Until(win.DrainEnd) + 30*time.Second + time.Duration(sp.conns/20000)*time.Second
+	stopAt := time.Now().Add(sp.drain)
+	if err := tell(fmt.Sprintf("STOP %d\n", stopAt.UnixNano())); err != nil {
+		return fail(err)
+	}
+	exitBudget := time.Until(stopAt) + 30*time.Second + time.Duration(sp.conns/20000)*time.Second
 	exitDeadline := time.Now().Add(exitBudget)
 	for _, l := range loads {
 		if !l.wait(time.Until(exitDeadline)) {
-			return fail(fmt.Errorf("%s did not finish within %v after the window", l.name, exitBudget))
+			return fail(fmt.Errorf("%s did not finish within %v after the publisher", l.name, exitBudget))
 		}
 	}
 	var results []loadgen.Result
@@ -434,9 +454,10 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	rr.Errors = merged.Errors + int64(merged.ConnsFailed) + fr.PublishErrors
 	rr.MsgsSent, rr.MsgsRecv = fr.Publications, merged.MsgsRecv
 	fr.DeliveriesInWindow, fr.DeliveriesTotal = merged.Deliveries, merged.MsgsRecv
-	// Every publication posted to every endpoint reaches every subscriber;
-	// when endpoints got different numbers of posts (cut off), count each
-	// endpoint's posts for its share of the subscribers.
+	// Every publication posted (to every endpoint) reaches every
+	// subscriber. A publication some endpoints refused (an error) counts
+	// for the share of subscribers the others serve, assuming SO_REUSEPORT
+	// spread them evenly.
 	fr.DeliveriesExpected = int64(float64(fr.PublishPosts) * float64(merged.ConnsOK) / float64(max(1, len(procs.endpoints))))
 	fr.Lost = fr.DeliveriesExpected - fr.DeliveriesTotal
 	fr.Gaps, fr.Dups = merged.Gaps, merged.Dups
@@ -465,8 +486,8 @@ func fanoutLine(r roundResult) string {
 	if f == nil {
 		return ""
 	}
-	return fmt.Sprintf("%.0f deliveries/s (offered %.0f), p50 %.0fµs p99 %.0fµs p999 %.0fµs, %d publications (%d posts, %d unposted, %d errors, max lag %.1f ms, longest request %.1f ms), lost %d, gaps %d dups %d, seq checked %d gaps %d dups %d, cpu %.2fs (%.2f s/M; load generator %.2fs of %.2fs), ",
-		r.DeliveriesPerSec, f.OfferedPerSec, r.P50us, r.P99us, r.P999us, f.Publications, f.PublishPosts, f.PublishUnposted, f.PublishErrors,
+	return fmt.Sprintf("%.0f deliveries/s (offered %.0f), p50 %.0fµs p99 %.0fµs p999 %.0fµs, %d publications (%d posted, %d skipped, %d errors, max lag %.1f ms, longest request %.1f ms), lost %d, gaps %d dups %d, seq checked %d gaps %d dups %d, cpu %.2fs (%.2f s/M; load generator %.2fs of %.2fs), ",
+		r.DeliveriesPerSec, f.OfferedPerSec, r.P50us, r.P99us, r.P999us, f.Publications, f.PublishPosted, f.PublishSkipped, f.PublishErrors,
 		f.PublishMaxLagMs, f.PublishMaxPostMs, f.Lost, f.Gaps, f.Dups, f.SeqChecked, f.SeqGaps, f.SeqDups,
 		r.ServerCPUSeconds, r.CPUPerMillion, r.LoadCPUSeconds, r.WindowSeconds)
 }

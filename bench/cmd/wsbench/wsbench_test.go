@@ -217,11 +217,12 @@ func TestParseHelpers(t *testing.T) {
 	}
 }
 
-// TestFanoutTiny runs the fanout scenario small against every peer through
-// the real command path: 300 subscribers over 2 server processes (each
-// peer publishes per process) and 2 load processes, 3 topics, two rates.
-// Every publication must reach every subscriber, in order, with latencies
-// reported; wsloop joins once cmd/wsloop serves -mode pubsub.
+// TestFanoutTiny runs the fanout scenario small against every server
+// through the real command path: 300 subscribers over 2 server processes
+// and 2 load processes, 3 topics, two rates. Every publication must reach
+// every subscriber, in order, with latencies reported; wsloop's own
+// sequence numbers are checked in the wsloop.bin form. wsloop (over NATS)
+// is let off only while cmd/wsloop is built without package natsbroker.
 func TestFanoutTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers and load generators; skipped in -short mode")
@@ -231,8 +232,8 @@ func TestFanoutTiny(t *testing.T) {
 	charts := filepath.Join(out, "charts")
 	const subs = 300
 	args := []string{
-		"-scenario", "fanout", "-servers", "gws,nbio,gorilla", "-subscribers", strconv.Itoa(subs), "-topics", "3",
-		"-rate", "20,40", "-duration", "600ms", "-warmup", "300ms", "-drain", "500ms", "-procs", "2", "-per-load", "150",
+		"-scenario", "fanout", "-servers", strings.Join(fanoutServers, ","), "-subscribers", strconv.Itoa(subs), "-topics", "3",
+		"-rate", "20,40", "-duration", "500ms", "-warmup", "300ms", "-drain", "500ms", "-procs", "2", "-per-load", "150",
 		"-rounds", "1", "-settle", "200ms", "-mem-floor", "256MiB",
 		"-json", jsonPath, "-charts", charts, "-bin-dir", t.TempDir(), "-progress=false", "-warm-run=false",
 	}
@@ -255,20 +256,29 @@ func TestFanoutTiny(t *testing.T) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"scenario", "server", "conns", "msg_bytes", "rate_offered", "msgs_per_sec", "p50_us", "p99_us",
-		"server_cpu_seconds", "rss_bytes", "errors", "subscribers", "topics", "deliveries_per_sec", "fanout", "raw", "settings"} {
-		if _, ok := raw[0][k]; !ok {
-			t.Errorf("JSON object lacks %q", k)
+	for _, obj := range raw {
+		if obj["rounds_ok"] == 0.0 {
+			continue
+		}
+		for _, k := range []string{"scenario", "server", "conns", "msg_bytes", "rate_offered", "msgs_per_sec", "p50_us", "p99_us",
+			"server_cpu_seconds", "rss_bytes", "errors", "subscribers", "topics", "deliveries_per_sec", "fanout", "raw", "settings"} {
+			if _, ok := obj[k]; !ok {
+				t.Errorf("JSON object of %v lacks %q", obj["server"], k)
+			}
 		}
 	}
 	var sums []summary
 	if err := json.Unmarshal(b, &sums); err != nil {
 		t.Fatal(err)
 	}
-	if len(sums) != 6 {
-		t.Fatalf("want 6 results (3 servers × 2 rates), got %d", len(sums))
+	if want := 2 * len(fanoutServers); len(sums) != want {
+		t.Fatalf("want %d results (%d servers × 2 rates), got %d", want, len(fanoutServers), len(sums))
 	}
 	for _, s := range sums {
+		if s.Server == "wsloop" && s.RoundsOK == 0 && len(s.Raw) == 1 && strings.Contains(s.Raw[0].Error, "natsbroker is not in this build") {
+			t.Logf("wsloop over NATS not checked: %s", s.Raw[0].Error)
+			continue
+		}
 		bad := func(format string, a ...any) {
 			t.Errorf("%s at %v/s: "+format, append([]any{s.Server, s.Rate}, a...)...)
 		}
@@ -278,11 +288,11 @@ func TestFanoutTiny(t *testing.T) {
 		}
 		r := s.Raw[0]
 		f := r.Fanout
-		if r.ConnsOK != subs || s.Errors != 0 || f.Endpoints != 2 {
-			bad("conns %d, errors %d, endpoints %d", r.ConnsOK, s.Errors, f.Endpoints)
+		if r.ConnsOK != subs || s.Errors != 0 {
+			bad("conns %d, errors %d", r.ConnsOK, s.Errors)
 		}
-		if f.Publications < int64(s.Rate*0.8) || f.PublishPosts != 2*f.Publications || f.PublishUnposted != 0 {
-			bad("publications %d, posts %d, unposted %d", f.Publications, f.PublishPosts, f.PublishUnposted)
+		if f.Publications < int64(s.Rate*0.7) || f.PublishPosted != f.Publications || f.PublishPosts != int64(f.Endpoints)*f.Publications || f.PublishSkipped != 0 {
+			bad("publications %d, posted %d, posts %d, skipped %d", f.Publications, f.PublishPosted, f.PublishPosts, f.PublishSkipped)
 		}
 		if want := f.Publications * subs; f.DeliveriesExpected != want || f.DeliveriesTotal != want || f.Lost != 0 || f.Gaps != 0 || f.Dups != 0 {
 			bad("deliveries %d of %d expected (%d publications × %d), lost %d, gaps %d, dups %d",
@@ -297,6 +307,17 @@ func TestFanoutTiny(t *testing.T) {
 		}
 		if s.Fanout.BestPeer == "" || s.Fanout.RatioToBestPeer["deliveries_per_sec"] <= 0 {
 			bad("no ratio to the best peer: %+v", s.Fanout)
+		}
+		if strings.HasPrefix(s.Server, "wsloop") {
+			if f.SeqChecked != f.DeliveriesTotal || f.BinaryMsgs != f.DeliveriesTotal || f.SeqGaps != 0 || f.SeqDups != 0 || f.NATS != (s.Server == "wsloop") {
+				bad("wsloop forms: %d of %d deliveries with a sequence, %d binary, seq gaps %d dups %d, nats %v",
+					f.SeqChecked, f.DeliveriesTotal, f.BinaryMsgs, f.SeqGaps, f.SeqDups, f.NATS)
+			}
+		}
+		// wsloop publishes to one process (NATS carries it on), the others
+		// to every process.
+		if wantEP := map[bool]int{true: 1, false: 2}[s.Server == "wsloop"]; f.Endpoints != wantEP {
+			bad("%d publish endpoints, want %d", f.Endpoints, wantEP)
 		}
 	}
 	pngs, _ := filepath.Glob(filepath.Join(charts, "*.png"))

@@ -19,13 +19,14 @@
 // watched).
 //
 // Fanout mode subscribes every connection to topics t0 … t<N-1> and then
-// waits for one line on standard input,
+// reads two lines on standard input (Unix nanoseconds):
 //
-//	WINDOW <measure start> <measure end> <drain end>
+//	WINDOW <measure start> <measure end>
+//	STOP <time>
 //
-// (Unix nanoseconds): publications received in the window count as
-// deliveries, those published in it give the latencies, and the run ends
-// at the drain's end. The publisher is another process (cmd/wsbench).
+// Publications received in the window count as deliveries, those
+// published in it give the latencies; the run ends at the STOP time. The
+// publisher is another process (cmd/wsbench); -hold bounds the waits.
 package main
 
 import (
@@ -80,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "echo: unrecorded time before measuring (negative: none)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "echo: measured time")
 	fs.DurationVar(&cfg.Drain, "drain", 2*time.Second, "echo: longest wait for replies after sending stops")
-	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections (negative: close at once); fanout: longest wait from READY to the drain's end")
+	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections (negative: close at once); fanout: longest wait from READY to the STOP time")
 	fs.StringVar(&cfg.Extensions, "extensions", "", "idle: offer this Sec-WebSocket-Extensions value (e.g. permessage-deflate)")
 	fs.IntVar(&cfg.Loops, "loops", 0, "epoll loops (0: GOMAXPROCS)")
 	fs.DurationVar(&cfg.Deadline, "deadline", 0, "hard cap on the whole run (0: derived from the other limits)")
@@ -103,6 +104,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	var windows chan loadgen.Window
+	var stops chan time.Time
 	if cfg.Mode == loadgen.ModeFanout {
 		if topics < 1 || topics > loadgen.MaxTopics {
 			return 2, fmt.Errorf("-topics %d out of range [1, %d]", topics, loadgen.MaxTopics)
@@ -110,12 +112,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		for i := range topics {
 			cfg.Topics = append(cfg.Topics, fmt.Sprintf("t%d", i))
 		}
-		windows = make(chan loadgen.Window, 1)
-		cfg.Schedule = windows
+		windows, stops = make(chan loadgen.Window, 1), make(chan time.Time, 1)
+		cfg.Schedule, cfg.Stop = windows, stops
 	}
 	if watchStdin && !stdinIsNull() {
 		go func() {
-			readStdin(os.Stdin, windows, stderr)
+			readStdin(os.Stdin, windows, stops, stderr)
 			cancel()
 		}()
 	}
@@ -139,43 +141,51 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	return 0, nil
 }
 
-// readStdin reads standard input to its end, handing the first WINDOW line
-// to windows (when fanout mode gave one).
-func readStdin(r io.Reader, windows chan<- loadgen.Window, stderr io.Writer) {
+// readStdin reads standard input to its end, handing the first WINDOW
+// line to windows and the first STOP line to stops (when fanout mode gave
+// them).
+func readStdin(r io.Reader, windows chan<- loadgen.Window, stops chan<- time.Time, stderr io.Writer) {
 	sc := bufio.NewScanner(r)
-	sent := false
 	for sc.Scan() {
-		if windows == nil || sent {
+		if windows == nil {
 			continue
 		}
-		w, err := parseWindow(sc.Text())
-		if err != nil {
+		ns, err := parseTimes(sc.Text())
+		switch {
+		case err != nil:
 			fmt.Fprintln(stderr, "wsload:", err)
-			continue
+		case len(ns) == 2 && ns[1] >= ns[0]:
+			select {
+			case windows <- loadgen.Window{MeasureStart: time.Unix(0, ns[0]), MeasureEnd: time.Unix(0, ns[1])}:
+			default:
+			}
+		case len(ns) == 1:
+			select {
+			case stops <- time.Unix(0, ns[0]):
+			default:
+			}
+		default:
+			fmt.Fprintf(stderr, "wsload: stdin: %q: bad times\n", sc.Text())
 		}
-		windows <- w
-		sent = true
 	}
 }
 
-// parseWindow parses "WINDOW <start> <end> <drain end>" (Unix ns).
-func parseWindow(line string) (loadgen.Window, error) {
+// parseTimes parses "WINDOW <start> <end>" (two times) or "STOP <t>" (one
+// time), in Unix ns.
+func parseTimes(line string) ([]int64, error) {
 	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "WINDOW" {
-		return loadgen.Window{}, fmt.Errorf("stdin: %q is no WINDOW line", line)
+	if len(f) < 2 || !(f[0] == "WINDOW" && len(f) == 3 || f[0] == "STOP" && len(f) == 2) {
+		return nil, fmt.Errorf("stdin: %q is neither a WINDOW nor a STOP line", line)
 	}
-	var ns [3]int64
-	for i := range ns {
-		v, err := strconv.ParseInt(f[i+1], 10, 64)
+	var ns []int64
+	for _, s := range f[1:] {
+		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return loadgen.Window{}, fmt.Errorf("stdin: %q: %w", line, err)
+			return nil, fmt.Errorf("stdin: %q: %w", line, err)
 		}
-		ns[i] = v
+		ns = append(ns, v)
 	}
-	if ns[1] < ns[0] || ns[2] < ns[1] {
-		return loadgen.Window{}, fmt.Errorf("stdin: %q: times out of order", line)
-	}
-	return loadgen.Window{MeasureStart: time.Unix(0, ns[0]), MeasureEnd: time.Unix(0, ns[1]), DrainEnd: time.Unix(0, ns[2])}, nil
+	return ns, nil
 }
 
 func stdinIsNull() bool {

@@ -19,6 +19,9 @@ import (
 
 func main() {
 	cfg := peer.ParseFlags("coder")
+	if cfg.Mode != peer.ModeEcho {
+		peer.Fatalf("-mode %s: this peer only echoes", cfg.Mode)
+	}
 	opts := &websocket.AcceptOptions{
 		// The load generator is not a browser: accept any Origin.
 		InsecureSkipVerify: true,

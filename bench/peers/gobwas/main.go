@@ -28,6 +28,9 @@ import (
 
 func main() {
 	cfg := peer.ParseFlags("gobwas")
+	if cfg.Mode != peer.ModeEcho {
+		peer.Fatalf("-mode %s: this peer only echoes", cfg.Mode)
+	}
 	ln, err := peer.Listen(cfg)
 	if err != nil {
 		peer.Fatalf("listen: %v", err)
