@@ -43,6 +43,7 @@ type PublishResult struct {
 	Posts         int64   // requests answered 2xx (Posted × endpoints when all went well)
 	Errors        int64   // requests failed or answered otherwise
 	Skipped       int64   // publications not started by Cutoff (or before ctx ended)
+	SkippedDue    []int64 // their due times, Unix ns
 	MaxLagMillis  float64 // the latest a publication started after its due time
 	MaxPostMillis float64 // the longest request
 	FirstError    string  // the first failure, for the report
@@ -115,6 +116,7 @@ func Publish(ctx context.Context, cfg PublishConfig) (PublishResult, error) {
 				if sleepUntil(ctx, at) != nil || time.Now().After(cfg.Cutoff) {
 					mu.Lock()
 					res.Skipped++
+					res.SkippedDue = append(res.SkippedDue, at.UnixNano())
 					mu.Unlock()
 					continue
 				}
