@@ -4,7 +4,8 @@ package poller
 // connection is to receive, and writes them with one write per connection.
 // Loop only.
 type batch struct {
-	l    *loop
+	l      *loop
+	unique bool // every addConn is for another connection
 	at   map[*Conn]int32 // index in outs
 	outs []connOut
 	buf  []byte // coalesced frames of one connection
@@ -36,6 +37,11 @@ func (w *batch) add(m *Member, fr *Frame) {
 
 // addConn queues fr for c. The caller keeps fr referenced until flush.
 func (w *batch) addConn(c *Conn, fr *Frame) {
+	if w.unique {
+		o := w.appendOut(c)
+		o.frames = append(o.frames, fr)
+		return
+	}
 	if w.at == nil {
 		w.at = make(map[*Conn]int32)
 	}
@@ -43,15 +49,22 @@ func (w *batch) addConn(c *Conn, fr *Frame) {
 	if !ok {
 		i = int32(len(w.outs))
 		w.at[c] = i
-		if len(w.outs) < cap(w.outs) {
-			w.outs = w.outs[:i+1]
-			w.outs[i].c = c
-		} else {
-			w.outs = append(w.outs, connOut{c: c})
-		}
+		w.appendOut(c)
 	}
 	o := &w.outs[i]
 	o.frames = append(o.frames, fr)
+}
+
+// appendOut starts c's entry, reusing an earlier batch's frame slice.
+func (w *batch) appendOut(c *Conn) *connOut {
+	i := len(w.outs)
+	if i < cap(w.outs) {
+		w.outs = w.outs[:i+1]
+		w.outs[i].c = c
+	} else {
+		w.outs = append(w.outs, connOut{c: c})
+	}
+	return &w.outs[i]
 }
 
 // flush writes every connection's frames and empties the batch.
@@ -64,7 +77,9 @@ func (w *batch) flush() {
 		o.c = nil
 	}
 	w.outs = w.outs[:0]
-	clear(w.at)
+	if !w.unique {
+		clear(w.at)
+	}
 }
 
 // write hands frames to gnet in one write (per 256 KiB), under the

@@ -90,6 +90,9 @@ func (l *loop) drain(gnet.Conn, error) error {
 	if len(l.backlogs) > 0 {
 		l.flushBacklogs()
 	}
+	// A drain of one publication (the common case below saturation)
+	// meets each connection once: no need to look connections up.
+	w.unique = len(ops) == 1 && ops[0].kind == opDeliver
 	for i := range ops {
 		op := &ops[i]
 		switch op.kind {

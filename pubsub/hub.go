@@ -49,6 +49,9 @@ func (h *Hub) Publish(topic, key string, data []byte) (Position, error) {
 	if !ValidTopic(topic) {
 		return Position{}, ErrBadTopic
 	}
+	if len(key) > MaxKeyLen {
+		return Position{}, ErrBadKey
+	}
 	if h.cfg.maxData > 0 && len(data) > h.cfg.maxData {
 		return Position{}, ErrTooLarge
 	}

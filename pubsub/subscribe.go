@@ -143,6 +143,9 @@ func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer b
 	if m == nil {
 		t.mu.Lock()
 		t.release()
+		if len(s.subs) == 0 {
+			h.sessions.Delete(c) // closed: OnClose may have run already
+		}
 		return Position{}, RecoveryNone, ErrNotOpen
 	}
 	s.subs[name] = &subscription{t: t, m: m}
