@@ -21,17 +21,6 @@ type Publisher interface {
 	Publish(topic, key string, data []byte) (pubsub.Position, error)
 }
 
-// Option adds endpoints to Handler, Serve and ListenAndServe.
-type Option func(*config)
-
-type config struct {
-	pub Publisher
-}
-
-// WithPublisher serves POST /publish/{topic} through p (see
-// PublishHandler).
-func WithPublisher(p Publisher) Option { return func(c *config) { c.pub = p } }
-
 // publishResult is the answer to a successful publish.
 type publishResult struct {
 	Topic string `json:"topic"`
