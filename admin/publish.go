@@ -34,7 +34,7 @@ type publishResult struct {
 // topic (percent-decoded), with the conflation key of the optional query
 // parameter "key". Answers are JSON: 200 {"topic":…,"epoch":"<16 hex>",
 // "seq":N}, the message's position; otherwise {"error":…} with 400 for a
-// bad topic name, 405 (Allow: POST) for another method, 413 for a body
+// bad topic name or a key over pubsub.MaxKeyLen bytes, 405 (Allow: POST) for another method, 413 for a body
 // too large for this endpoint or the publisher, 503 when the publisher is
 // closed or its broker fails. It is safe for concurrent requests.
 func PublishHandler(p Publisher) http.Handler {
@@ -63,7 +63,7 @@ func PublishHandler(p Publisher) http.Handler {
 		case err == nil:
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(publishResult{Topic: topic, Epoch: fmt.Sprintf("%016x", pos.Epoch), Seq: pos.Seq})
-		case errors.Is(err, pubsub.ErrBadTopic):
+		case errors.Is(err, pubsub.ErrBadTopic), errors.Is(err, pubsub.ErrBadKey):
 			writeJSONError(w, http.StatusBadRequest, err.Error())
 		case errors.Is(err, pubsub.ErrTooLarge):
 			writeJSONError(w, http.StatusRequestEntityTooLarge, err.Error())

@@ -161,6 +161,7 @@ func TestPublish(t *testing.T) {
 		{"POST", "/publish/md.*", nil, 400},
 		{"POST", "/publish/", nil, 400},
 		{"POST", "/publish/" + strings.Repeat("t", pubsub.MaxTopicLen+1), nil, 400},
+		{"POST", "/publish/md.AAPL?key=" + strings.Repeat("k", pubsub.MaxKeyLen+1), nil, 400},
 		{"POST", "/publish/big", append(big, 'x'), 413},
 		{"GET", "/publish/md.AAPL", nil, 405},
 		{"PUT", "/publish/md.AAPL", []byte("x"), 405},
