@@ -9,12 +9,16 @@ export GOFLAGS ?= -buildvcs=false
 # Prerequisites of `test` must run in the listed order, even under -j.
 .NOTPARALLEL:
 
-.PHONY: all run build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million
+.PHONY: all run feed build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million
 
 all: build
 
 run:
 	$(GO) run ./cmd/wsloop -addr $(ADDR)
+
+# The synthetic market feed and its live page at http://$(ADDR)/.
+feed:
+	$(GO) run ./cmd/wsloop -addr $(ADDR) -mode feed
 
 build:
 	$(GO) build ./...

@@ -1,13 +1,14 @@
 // Package admin serves a wsloop server's operator endpoints on an address
 // of their own, apart from the WebSocket listener:
 //
-//	/               a plain-text index of these endpoints
-//	/metrics        Prometheus metrics, every series named wsloop_*
-//	/debug/pprof/   Go profiles (net/http/pprof)
+//	/                 a plain-text index of these endpoints
+//	/metrics          Prometheus metrics, every series named wsloop_*
+//	/debug/pprof/     Go profiles (net/http/pprof)
+//	/publish/{topic}  POST: publish the body on a pubsub topic (WithPublisher)
 //
-// Profiles and metrics reveal internals and cost CPU, so the admin address
-// should normally be loopback (127.0.0.1:9090) or otherwise unreachable
-// from clients:
+// Profiles and metrics reveal internals and cost CPU, and the publish
+// endpoint takes no credentials, so the admin address should normally be
+// loopback (127.0.0.1:9090) or otherwise unreachable from clients:
 //
 //	go func() {
 //		if err := admin.ListenAndServe(ctx, "127.0.0.1:9090", srv); err != nil {
@@ -29,24 +30,36 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// index is the body of GET /.
-const index = `wsloop admin
+// index is the body of GET /; publishIndex is added with WithPublisher.
+const (
+	index = `wsloop admin
 /metrics        Prometheus metrics (wsloop_*)
 /debug/pprof/   Go profiles (net/http/pprof)
 `
+	publishIndex = "/publish/{topic}  POST: publish the body on topic (?key=K: conflation key)\n"
+)
 
 // Handler returns the admin endpoints for src (normally a *server.Server)
 // on a new ServeMux: a plain-text index at /, the metrics of
 // NewRegistry(src) at /metrics, and net/http/pprof's Index, Cmdline,
 // Profile, Symbol and Trace under /debug/pprof/ (Index also serves the
 // named profiles, such as /debug/pprof/heap). Each call builds its own
-// registry. The handler is safe for concurrent requests; other paths
-// answer 404.
-func Handler(src Source) http.Handler {
+// registry. WithPublisher adds POST /publish/{topic} (PublishHandler).
+// The handler is safe for concurrent requests; other paths answer 404.
+func Handler(src Source, opts ...Option) http.Handler {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	text := index
 	mux := http.NewServeMux()
+	if cfg.pub != nil {
+		text += publishIndex
+		mux.Handle("/publish/{topic...}", PublishHandler(cfg.pub))
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, index)
+		_, _ = io.WriteString(w, text)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

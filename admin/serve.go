@@ -14,26 +14,26 @@ import (
 const ShutdownGrace = 5 * time.Second
 
 // ListenAndServe listens on addr ("host:port"; normally loopback, see the
-// package doc) and serves Handler(src) there until ctx ends. It returns the
+// package doc) and serves Handler(src, opts...) there until ctx ends. It returns the
 // listen error at once if addr cannot be bound, nil after a stop caused by
 // ctx, or the error that stopped the HTTP server otherwise. It blocks: run
 // it in a goroutine of its own and cancel ctx on shutdown.
-func ListenAndServe(ctx context.Context, addr string, src Source) error {
+func ListenAndServe(ctx context.Context, addr string, src Source, opts ...Option) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, ln, src)
+	return Serve(ctx, ln, src, opts...)
 }
 
-// Serve serves Handler(src) on ln until ctx ends, then stops accepting,
+// Serve serves Handler(src, opts...) on ln until ctx ends, then stops accepting,
 // waits up to ShutdownGrace for in-flight requests and closes the rest.
 // It takes ownership of ln and closes it. It returns nil after a stop
 // caused by ctx, or the error that stopped the HTTP server otherwise.
-func Serve(ctx context.Context, ln net.Listener, src Source) error {
+func Serve(ctx context.Context, ln net.Listener, src Source, opts ...Option) error {
 	hs := &http.Server{
-		Handler:           Handler(src),
+		Handler:           Handler(src, opts...),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		// No WriteTimeout: /debug/pprof/profile and /trace write after

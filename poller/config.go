@@ -24,6 +24,7 @@ const (
 	DefaultReadBufferCap    = 64 << 10
 	DefaultMaxOutbound      = 4 << 20
 	DefaultCompressMin      = 256
+	DefaultConflateAbove    = 64 << 10
 )
 
 // SlowConsumerPolicy says what happens to a connection whose peer does not
@@ -111,6 +112,10 @@ type Config struct {
 	// go out uncompressed (RFC 7692 §6: per message). 0 means
 	// DefaultCompressMin; negative compresses everything.
 	CompressMin int
+	// ConflateAbove is when a conflating Fanout member counts as behind:
+	// more than this many bytes wait in its socket's outbound buffer.
+	// 0 means DefaultConflateAbove.
+	ConflateAbove int
 	// Subprotocols are the protocols the server speaks; it picks the first
 	// of the client's offers that is among them (RFC 6455 §4.2.2).
 	Subprotocols []string
@@ -216,6 +221,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxOutbound == 0 {
 		c.MaxOutbound = DefaultMaxOutbound
+	}
+	if c.ConflateAbove <= 0 {
+		c.ConflateAbove = DefaultConflateAbove
 	}
 	if c.MaxOutbound > 1<<30 {
 		c.MaxOutbound = 1 << 30

@@ -263,6 +263,9 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.lastRead = clk.now()
 	c.timer = c.lastRead // the handshake deadline runs from here
 	c.loop.add(c)
+	if c.loop.carrier.Load() == nil {
+		c.loop.carrier.Store(&gc)
+	}
 	gc.SetContext(c)
 	if n := e.conns.Add(1); e.cfg.TrimMemory {
 		e.trim.opened(n)
@@ -282,6 +285,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.set(bitClosing)
 	c.release(true)
 	c.loop.dropLimiter(c)
+	c.loop.dropMembers(c)
 	if d := c.loop.takeDecoder(c); d != nil {
 		d.Reset()
 		e.putDecoder(d)
@@ -333,6 +337,8 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 	l := e.loops[el]
 	if l == nil {
 		l = &loop{eng: e, el: el}
+		l.drainCB = l.drain
+		l.batch.l = l
 		e.loops[el] = l
 		list := make([]*loop, 0, len(e.loops))
 		for _, x := range e.loops {

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -36,6 +37,17 @@ type loop struct {
 
 	// Upgrade negotiation state, reset for each handshake.
 	negotiation negotiation
+
+	// Fan-out (see Fanout): the operations queued for this loop, the
+	// connection whose AsyncWrite carries their drain task, the
+	// memberships of each subscribed connection, the backlogs of
+	// conflating connections that fell behind, and the drain's writer.
+	inbox    inbox
+	carrier  atomic.Pointer[gnet.Conn]
+	drainCB  gnet.AsyncCallback
+	members  map[*Conn][]*Member
+	backlogs map[*Conn]*backlog
+	batch    batch
 
 	stats loopCounters
 }

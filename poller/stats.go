@@ -80,6 +80,9 @@ type Stats struct {
 	SlowConsumerDrops  uint64 // messages dropped by the slow-consumer policy
 	SlowConsumerCloses uint64 // connections closed 1008 as slow consumers
 	RateLimitCloses    uint64 // connections closed 1008 for inbound rate
+	// Conflated counts fan-out messages replaced by a newer one with the
+	// same key while their conflating subscriber was behind.
+	Conflated uint64
 
 	// HandlerSeconds is the time OnMessage calls took.
 	HandlerSeconds Histogram
@@ -104,6 +107,7 @@ type loopCounters struct {
 	closes            [17]atomic.Uint64 // 1000..1015, then other
 	outBuffered       atomic.Int64      // gnet's outbound buffers at the last sweep
 	outInFlight       atomic.Int64      // bytes queued by Send, not yet taken by the loop
+	conflated         atomic.Uint64     // fan-out messages replaced in a backlog
 }
 
 func (l *loopCounters) countClose(code int) {
@@ -150,6 +154,7 @@ func (e *Engine) Stats() Stats {
 		s.MessagesOut += lc.msgsOut.Load()
 		s.BytesOut += lc.bytesOut.Load()
 		s.OutboundBytes += lc.outBuffered.Load() + lc.outInFlight.Load()
+		s.Conflated += lc.conflated.Load()
 		for i := range lc.closes {
 			if n := lc.closes[i].Load(); n > 0 {
 				key := "other"

@@ -181,7 +181,7 @@ func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
 	switch w.kind {
 	case writeData:
 		if err == nil {
-			c.sent(len(w.frame))
+			c.sent(1, len(w.frame))
 		}
 	case writeDecide:
 		if err == nil {
@@ -210,11 +210,12 @@ func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
 	return nil
 }
 
-// sent counts a data frame handed to gnet and applies the slow-consumer
-// policy to the backlog now ahead of the next message; on the loop.
-func (c *Conn) sent(n int) {
+// sent counts msgs data frames of n bytes handed to gnet at once and
+// applies the slow-consumer policy to the backlog now ahead of the next
+// message; on the loop.
+func (c *Conn) sent(msgs, n int) {
 	l := c.loop
-	l.stats.msgsOut.Add(1)
+	l.stats.msgsOut.Add(uint64(msgs))
 	l.stats.bytesOut.Add(uint64(n))
 	cfg := &l.eng.cfg
 	if cfg.MaxOutbound <= 0 {
@@ -228,8 +229,8 @@ func (c *Conn) sent(n int) {
 		c.set(flagSlow)
 		return
 	}
-	// The bytes ahead of this frame passed the cap: the peer is not
-	// keeping up. A single large message alone does not count.
+	// The bytes ahead of these frames passed the cap: the peer is not
+	// keeping up. A single large write alone does not count.
 	if ob-n > cfg.MaxOutbound {
 		c.slowClose()
 	}
@@ -253,7 +254,7 @@ func (c *Conn) decide(frame []byte) error {
 	if _, err := c.gc.Write(frame); err != nil {
 		return err
 	}
-	c.sent(len(frame))
+	c.sent(1, len(frame))
 	return nil
 }
 

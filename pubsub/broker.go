@@ -32,6 +32,8 @@ var (
 	ErrRecoveryFailed = errors.New("pubsub: recovery failed: take a fresh snapshot")
 	// ErrBadTopic is a topic name outside the rules of ValidTopic.
 	ErrBadTopic = errors.New("pubsub: bad topic name")
+	// ErrBadKey is a conflation key over MaxKeyLen bytes.
+	ErrBadKey = errors.New("pubsub: conflation key longer than 255 bytes")
 	// ErrTooLarge is a message over the hub's or broker's size limit.
 	ErrTooLarge = errors.New("pubsub: message too large")
 	// ErrClosed is returned by a closed broker or hub.
@@ -54,8 +56,10 @@ type Broker interface {
 	// Subscribe calls fn with every message published to topic once
 	// Subscribe has returned, in sequence order, one call at a time.
 	// m.Data is valid only until fn returns; fn must not block for long
-	// (it holds up the topic's delivery). cancel ends the subscription;
-	// after it returns fn is not called again.
+	// (it holds up the topic's delivery). Messages published before
+	// Subscribe returned may be delivered too. cancel ends the
+	// subscription: after it returns fn is not called again; it must not
+	// be called from fn.
 	Subscribe(topic string, fn func(m Message)) (cancel func(), err error)
 
 	// History returns the topic's messages after since, oldest first, and
@@ -69,8 +73,13 @@ type Broker interface {
 	Close() error
 }
 
-// MaxTopicLen is the longest topic name, in bytes.
-const MaxTopicLen = 255
+// MaxTopicLen is the longest topic name, and MaxKeyLen the longest
+// conflation key, in bytes (the binary wire form gives each one byte of
+// length).
+const (
+	MaxTopicLen = 255
+	MaxKeyLen   = 255
+)
 
 // ValidTopic reports whether name can be a topic: 1 to 255 bytes, none of
 // them ASCII control characters, space, '*' or '>' (which NATS reserves as

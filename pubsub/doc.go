@@ -31,19 +31,20 @@
 //	→ {"op":"unsubscribe","topic":"AAPL","id":2}
 //
 //	← {"op":"subscribed","id":1,"topic":"AAPL","epoch":"9f86d081884c7d65","seq":41}
-//	← {"op":"subscribed","topic":"AAPL","epoch":"9f86d081884c7d65","seq":57,"recovery":"ok"}
+//	← {"op":"subscribed","topic":"AAPL","epoch":"9f86d081884c7d65","seq":41,"recovery":"ok"}
 //	← {"op":"msg","topic":"AAPL","epoch":"9f86d081884c7d65","seq":42,"key":"AAPL","data":{"px":101.5}}
 //	← {"op":"unsubscribed","id":2,"topic":"AAPL"}
 //	← {"op":"error","id":3,"code":"bad_request","message":"unknown op \"subscrib\""}
 //
-// "subscribed" gives the topic's position when the subscription began:
-// the messages that follow have seq+1, seq+2, … in that epoch. The epoch is
-// 16 hex digits; seq counts from 1. A subscribe with "since" (the position
-// of the last message the client has) asks for recovery: "recovery":"ok" is
-// followed first by the missed messages, oldest first, then by live ones,
-// with no gap and no duplicate; "recovery":"failed" means the gap is older
-// than the topic's history or from another epoch, and the client must take
-// a fresh snapshot (live messages follow). "key" is the publisher's
+// "subscribed" gives the position the subscription's stream continues
+// from: the messages that follow have seq+1, seq+2, … in that epoch. The
+// epoch is 16 hex digits; seq counts from 1. A subscribe with "since" (the
+// position of the last message the client has) asks for recovery:
+// "recovery":"ok" answers with since itself and is followed by the missed
+// messages, oldest first, then by live ones, with no gap and no duplicate;
+// "recovery":"failed" means the gap is older than the topic's history, or
+// from another epoch, and the client must take a fresh snapshot: the answer
+// carries the topic's current position and live messages follow. "key" is the publisher's
 // conflation key, absent when empty. "data" is the published payload,
 // embedded as is when it is JSON and as a JSON string otherwise.
 //

@@ -20,15 +20,37 @@ type Local struct {
 	closed bool
 }
 
-// localTopic is one topic of a Local broker; mu orders its messages.
+// localTopic is one topic of a Local broker. mu orders its messages;
+// subscribers are called without it (a subscriber may take locks of its
+// own that are held while it calls the broker), by one publisher at a
+// time, the deliverer, which holds dmu meanwhile.
 type localTopic struct {
-	mu   sync.Mutex
-	seq  uint64
-	hist *history
-	subs []*localSub
+	mu         sync.Mutex
+	seq        uint64
+	hist       *history
+	subs       []*localSub // replaced, never modified: deliverers read a snapshot
+	queue      []Message   // published, not yet delivered
+	delivering bool
+
+	dmu sync.Mutex
 }
 
-type localSub struct{ fn func(Message) }
+// localSub is one subscription; mu is held while fn runs, so that cancel
+// can wait for a call in progress.
+type localSub struct {
+	mu      sync.Mutex
+	fn      func(Message)
+	stopped bool
+}
+
+// call runs fn unless the subscription was cancelled.
+func (s *localSub) call(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped {
+		s.fn(m)
+	}
+}
 
 // NewLocal returns an in-process broker whose topics each keep their last
 // max messages, none older than ttl (0: no age limit). max 0 keeps no
@@ -67,7 +89,9 @@ func (l *Local) topic(name string, create bool) (*localTopic, error) {
 	return t, nil
 }
 
-// Publish implements Broker: subscribers are called before it returns.
+// Publish implements Broker. Subscribers are called on the publishing
+// goroutine, or on a concurrent publisher's that is already delivering
+// earlier messages of the topic.
 func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
 	if !ValidTopic(topic) {
 		return Position{}, ErrBadTopic
@@ -76,14 +100,41 @@ func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
 	if err != nil {
 		return Position{}, err
 	}
-	defer t.mu.Unlock()
 	t.seq++
 	m := Message{Topic: topic, Position: Position{l.epoch, t.seq}, Time: l.now(), Key: key, Data: append([]byte(nil), data...)}
 	t.hist.add(m)
-	for _, s := range t.subs {
-		s.fn(m)
+	t.queue = append(t.queue, m)
+	if t.delivering {
+		t.mu.Unlock()
+		return m.Position, nil
 	}
+	t.delivering = true
+	t.mu.Unlock()
+	t.deliver()
 	return m.Position, nil
+}
+
+// deliver calls the subscribers with the queued messages, in order, until
+// the queue is empty.
+func (t *localTopic) deliver() {
+	t.dmu.Lock()
+	defer t.dmu.Unlock()
+	for {
+		t.mu.Lock()
+		batch, subs := t.queue, t.subs
+		t.queue = nil
+		if len(batch) == 0 {
+			t.delivering = false
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
+		for _, m := range batch {
+			for _, s := range subs {
+				s.call(m)
+			}
+		}
+	}
 }
 
 // Subscribe implements Broker.
@@ -96,21 +147,27 @@ func (l *Local) Subscribe(topic string, fn func(Message)) (func(), error) {
 		return nil, err
 	}
 	s := &localSub{fn: fn}
-	t.subs = append(t.subs, s)
+	t.subs = append(t.subs[:len(t.subs):len(t.subs)], s)
 	t.mu.Unlock()
 	return func() { l.unsubscribe(topic, t, s) }, nil
 }
 
+// unsubscribe removes s and waits for a call of s in progress (so cancel
+// must not be called from s itself).
 func (l *Local) unsubscribe(name string, t *localTopic, s *localSub) {
 	t.mu.Lock()
-	for i, x := range t.subs {
-		if x == s {
-			t.subs = append(t.subs[:i], t.subs[i+1:]...)
-			break
+	subs := make([]*localSub, 0, len(t.subs))
+	for _, x := range t.subs {
+		if x != s {
+			subs = append(subs, x)
 		}
 	}
+	t.subs = subs
 	idle := len(t.subs) == 0 && t.seq == 0
 	t.mu.Unlock()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	if idle {
 		// Nothing to remember: forget the topic (it was only subscribed).
 		l.mu.Lock()

@@ -78,12 +78,8 @@ func appendBinaryMessage(dst []byte, m *Message) []byte {
 	dst = append(dst, m.Topic...)
 	dst = binary.BigEndian.AppendUint64(dst, m.Epoch)
 	dst = binary.BigEndian.AppendUint64(dst, m.Seq)
-	key := m.Key
-	if len(key) > 255 {
-		key = key[:255]
-	}
-	dst = append(dst, byte(len(key)))
-	dst = append(dst, key...)
+	dst = append(dst, byte(len(m.Key))) // Publish keeps keys within MaxKeyLen
+	dst = append(dst, m.Key...)
 	return append(dst, m.Data...)
 }
 

@@ -143,3 +143,8 @@ func WithForwardedFor(on bool) Option { return func(c *poller.Config) { c.Forwar
 // WithHealthPath sets the health-check path on the WebSocket port (default
 // "/healthz"): 200 while serving, 503 while draining. "-" turns it off.
 func WithHealthPath(path string) Option { return func(c *poller.Config) { c.HealthPath = path } }
+
+// WithConflateAbove sets when a conflating subscriber (package pubsub)
+// counts as behind: more than bytes unsent in its socket's buffer. While
+// behind it gets only the latest message per key. Default 64 KiB.
+func WithConflateAbove(bytes int) Option { return func(c *poller.Config) { c.ConflateAbove = bytes } }

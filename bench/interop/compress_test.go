@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -368,13 +367,7 @@ func TestCompressPythonWebsockets(t *testing.T) {
 }
 
 func TestCompressNodeWs(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing(t, "node not found on PATH (apt-get install nodejs)")
-	}
-	if _, err := os.Stat(filepath.Join("..", "node_modules", "ws", "package.json")); errors.Is(err, os.ErrNotExist) {
-		missing(t, "bench/node_modules/ws is not installed (run `npm ci` in bench/)")
-	}
+	node := needNodeWs(t)
 	plan, spec := compressPlan()
 	for _, cfg := range compressConfigs {
 		t.Run(cfg.name, func(t *testing.T) {

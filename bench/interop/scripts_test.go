@@ -89,6 +89,13 @@ func TestPythonAutobahnTwisted(t *testing.T) {
 }
 
 func TestNodeWs(t *testing.T) {
+	runScript(t, needNodeWs(t), "ws_client.js")
+}
+
+// needNodeWs returns node's path, skipping (outside CI) or failing (in CI)
+// when node or bench/node_modules/ws is missing.
+func needNodeWs(t *testing.T) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missing(t, "node not found on PATH (apt-get install nodejs)")
@@ -97,5 +104,5 @@ func TestNodeWs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("..", "node_modules", "ws", "package.json")); errors.Is(err, os.ErrNotExist) {
 		missing(t, "bench/node_modules/ws is not installed (run `npm ci` in bench/)")
 	}
-	runScript(t, node, "ws_client.js")
+	return node
 }

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/feed"
 	"github.com/wsloop/wsloop/poller"
+	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -51,6 +54,13 @@ type flags struct {
 	trustedProxies            string
 	proxyProtocol, forwardFor bool
 	healthPath                string
+
+	nats          string
+	history       int
+	historyTTL    time.Duration
+	conflateAbove int
+	feedSymbols   int
+	feedRate      float64
 }
 
 // parseFlags parses args; a flag not on the command line takes its value
@@ -61,7 +71,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs := flag.NewFlagSet("wsloop", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address host:port (ws://)")
-	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo")
+	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo (every message back), pubsub (topics over the wsloop.json/wsloop.bin protocol) or feed (pubsub plus a synthetic market feed on md.all and md.<SYMBOL>, and its live page at http://ADDR/)")
 	fs.IntVar(&f.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&f.workers, "workers", 0, "handler worker goroutines (0: 4 per CPU)")
 	fs.IntVar(&f.mailbox, "mailbox", poller.DefaultMailboxSize, "messages queued per connection before its input pauses")
@@ -81,7 +91,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.BoolVar(&f.trimMemory, "trim-memory", true, "return free heap to the OS after connection storms")
 	fs.IntVar(&f.gogc, "gogc", 0, "Go GC target percentage, as GOGC (0: leave the runtime's setting; negative: GC off)")
 	fs.Int64Var(&f.memLimit, "memory-limit", 0, "Go soft memory limit in bytes, as GOMEMLIMIT (0: leave the runtime's setting)")
-	fs.StringVar(&f.admin, "admin", "", "serve /metrics (Prometheus) and /debug/pprof on this address, e.g. 127.0.0.1:9090 (keep it private)")
+	fs.StringVar(&f.admin, "admin", "", "serve /metrics (Prometheus) and /debug/pprof on this address, e.g. 127.0.0.1:9090, and in -mode pubsub or feed POST /publish/{topic} (keep it private)")
 
 	fs.BoolVar(&f.compress, "compress", false, "enable permessage-deflate (RFC 7692) for clients that offer it")
 	fs.IntVar(&f.compressLevel, "compress-level", 1, "flate level of outgoing messages, 1 (fastest) to 9")
@@ -104,10 +114,16 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.BoolVar(&f.proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header from -trusted-proxies (haproxy send-proxy[-v2], nginx proxy_protocol)")
 	fs.BoolVar(&f.forwardFor, "forwarded-for", false, "take the client address from X-Forwarded-For on upgrades from -trusted-proxies")
 	fs.StringVar(&f.healthPath, "health-path", "/healthz", "health check path on the WebSocket port: 200 serving, 503 draining (\"-\": off)")
+	fs.StringVar(&f.nats, "nats", "", "pubsub/feed: carry topics through this NATS server (JetStream), e.g. nats://127.0.0.1:4222, so several wsloop processes serve one set of topics (empty: in-process)")
+	fs.IntVar(&f.history, "history", pubsub.DefaultHistory, "pubsub/feed: messages kept per topic for clients that resubscribe with \"since\" (0: none)")
+	fs.DurationVar(&f.historyTTL, "history-ttl", pubsub.DefaultHistoryTTL, "pubsub/feed: and none older than this (0: no age limit)")
+	fs.IntVar(&f.conflateAbove, "conflate-above", poller.DefaultConflateAbove, "pubsub/feed: bytes unsent to a conflating subscriber past which it gets only the latest message per key")
+	fs.IntVar(&f.feedSymbols, "feed-symbols", feed.DefaultSymbols, "feed: symbols with random-walk prices")
+	fs.Float64Var(&f.feedRate, "feed-rate", feed.DefaultRate, "feed: updates per second, all symbols together")
 
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: wsloop [flags]\n\nA WebSocket server for very many connections. Every flag can also be set\nwith an environment variable %s<FLAG> (upper case, '-' as '_'),\ne.g. %sMAX_CONNS=10000; the command line wins.\n\nFlags:\n", envPrefix, envPrefix)
+		fmt.Fprintf(out, "Usage: wsloop [flags]\n\nA WebSocket server for very many connections. Every flag can also be set\nwith an environment variable %s<FLAG> (upper case, '-' as '_'),\ne.g. %sMAX_CONNS=10000; the command line wins.\n\nIn -mode pubsub and feed, -admin also serves POST /publish/{topic}.\n\nFlags:\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -139,8 +155,36 @@ func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// maxFeedSymbols bounds -feed-symbols.
+const maxFeedSymbols = 100_000
+
+// pubsub reports whether the mode serves the pubsub wire protocol.
+func (f *flags) pubsub() bool { return f.mode == "pubsub" || f.mode == "feed" }
+
+// check validates the mode and the pubsub and feed flags.
+func (f *flags) check() error {
+	switch {
+	case f.mode != "echo" && !f.pubsub():
+		return fmt.Errorf("unknown -mode %q (want echo, pubsub or feed)", f.mode)
+	case f.history < 0:
+		return fmt.Errorf("-history %d: want 0 or more", f.history)
+	case f.historyTTL < 0:
+		return fmt.Errorf("-history-ttl %v: want 0 or more", f.historyTTL)
+	case f.conflateAbove <= 0:
+		return fmt.Errorf("-conflate-above %d: want a positive byte count", f.conflateAbove)
+	case f.feedSymbols < 1 || f.feedSymbols > maxFeedSymbols:
+		return fmt.Errorf("-feed-symbols %d: want 1 to %d", f.feedSymbols, maxFeedSymbols)
+	case !(f.feedRate > 0) || math.IsInf(f.feedRate, 0):
+		return fmt.Errorf("-feed-rate %v: want a positive number of updates per second", f.feedRate)
+	}
+	return nil
+}
+
 // options turns the flags into server options.
 func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
 	opts := []server.Option{
 		server.WithEventLoops(f.loops),
 		server.WithWorkers(f.workers),
@@ -166,7 +210,12 @@ func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
 	if f.compress {
 		opts = append(opts, server.WithCompression(f.compressLevel, f.compressMin))
 	}
-	if list := splitList(f.subprotocols); len(list) > 0 {
+	list := splitList(f.subprotocols)
+	if f.pubsub() {
+		list = append([]string{pubsub.SubprotocolJSON, pubsub.SubprotocolBinary}, list...)
+		opts = append(opts, server.WithConflateAbove(f.conflateAbove))
+	}
+	if len(list) > 0 {
 		opts = append(opts, server.WithSubprotocols(list...))
 	}
 	if list := splitList(f.origins); len(list) > 0 {

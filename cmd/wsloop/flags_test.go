@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsloop/wsloop/poller"
+	"github.com/wsloop/wsloop/pubsub"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -38,6 +41,38 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 }
 
+// TestPubsubFlags checks the pubsub and feed flags, from the command line
+// and the environment, and their defaults.
+func TestPubsubFlags(t *testing.T) {
+	f, err := parseFlags(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.mode != "echo" || f.history != pubsub.DefaultHistory || f.historyTTL != pubsub.DefaultHistoryTTL ||
+		f.conflateAbove != poller.DefaultConflateAbove || f.feedSymbols != 50 || f.feedRate != 50 || f.nats != "" {
+		t.Errorf("defaults: %+v", f)
+	}
+	f, err = parseFlags([]string{"-mode", "feed", "-feed-rate", "200"}, env(map[string]string{
+		"WSLOOP_MODE":           "pubsub", // the command line wins
+		"WSLOOP_NATS":           "nats://127.0.0.1:4222",
+		"WSLOOP_HISTORY":        "10",
+		"WSLOOP_HISTORY_TTL":    "30s",
+		"WSLOOP_CONFLATE_ABOVE": "4096",
+		"WSLOOP_FEED_SYMBOLS":   "7",
+		"WSLOOP_FEED_RATE":      "1", // the command line wins
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.mode != "feed" || f.nats != "nats://127.0.0.1:4222" || f.history != 10 || f.historyTTL != 30*time.Second ||
+		f.conflateAbove != 4096 || f.feedSymbols != 7 || f.feedRate != 200 {
+		t.Errorf("got %+v", f)
+	}
+	if _, err := f.options(nil); err != nil {
+		t.Errorf("options: %v", err)
+	}
+}
+
 func TestFlagErrors(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -50,6 +85,13 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-trusted-proxies", "10.0.0.0/33"}, nil, "-trusted-proxies"},
 		{[]string{"-tls-cert", "/nonexistent.pem", "-tls-key", "/nonexistent.key"}, nil, "-tls-cert"},
 		{[]string{"-auth-tokens", "/nonexistent"}, nil, "-auth-tokens"},
+		{[]string{"-mode", "chat"}, nil, "-mode"},
+		{[]string{"-history", "-1"}, nil, "-history"},
+		{nil, map[string]string{"WSLOOP_HISTORY_TTL": "-1s"}, "-history-ttl"},
+		{[]string{"-conflate-above", "0"}, nil, "-conflate-above"},
+		{[]string{"-feed-symbols", "0"}, nil, "-feed-symbols"},
+		{[]string{"-feed-rate", "0"}, nil, "-feed-rate"},
+		{[]string{"-feed-rate", "NaN"}, nil, "-feed-rate"},
 	}
 	for _, tc := range cases {
 		f, err := parseFlags(tc.args, env(tc.env), io.Discard)
@@ -70,7 +112,9 @@ func TestUsageNamesOperatorFlags(t *testing.T) {
 		t.Fatalf("-h: %v", err)
 	}
 	for _, name := range []string{"-compress", "-admin", "-tls-cert", "-tls-key", "-tls-addr", "-origins",
-		"-max-conns", "-max-conns-per-ip", "-rate-msgs", "-max-outbound", "-slow-consumer", "-log-format", "WSLOOP_"} {
+		"-max-conns", "-max-conns-per-ip", "-rate-msgs", "-max-outbound", "-slow-consumer", "-log-format", "WSLOOP_",
+		"-mode", "pubsub", "feed", "-nats", "-history", "-history-ttl", "-conflate-above", "-feed-symbols", "-feed-rate",
+		"/publish/{topic}"} {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("usage does not mention %s", name)
 		}

@@ -3,6 +3,13 @@
 //
 //	wsloop -addr 127.0.0.1:8080
 //
+// -mode pubsub serves topics over the wire protocol of package pubsub
+// (subprotocols wsloop.json and wsloop.bin), and -admin then also accepts
+// POST /publish/{topic}. -mode feed adds a synthetic market feed (package
+// feed) and its live ticker page at http://ADDR/:
+//
+//	wsloop -mode feed -admin 127.0.0.1:9090
+//
 // Every flag can also be set by an environment variable named WSLOOP_ and
 // the flag's name in capitals with '-' as '_' (WSLOOP_MAX_CONNS=10000);
 // a flag on the command line wins. It logs with log/slog and drains
@@ -14,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -21,11 +29,14 @@ import (
 	"syscall"
 
 	"github.com/wsloop/wsloop/admin"
+	"github.com/wsloop/wsloop/feed"
 	"github.com/wsloop/wsloop/server"
 )
 
 func main() {
-	if err := run(os.Args[1:]); errors.Is(err, flag.ErrHelp) {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.LookupEnv, os.Stderr, stop, nil); errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "wsloop:", err)
@@ -33,12 +44,22 @@ func main() {
 	}
 }
 
-func run(args []string) error {
-	f, err := parseFlags(args, os.LookupEnv, os.Stderr)
+// run parses args (and the environment through lookupEnv; usage and parse
+// errors go to out), serves until a signal arrives on stop or the admin
+// listener fails, then drains. started, if not nil, is called once
+// everything listens, with the server and the admin listener's address
+// (nil without -admin).
+func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, stop <-chan os.Signal,
+	started func(srv *server.Server, adminAddr net.Addr)) error {
+	f, err := parseFlags(args, lookupEnv, out)
 	if err != nil {
 		return err
 	}
 	logger, err := newLogger(f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	opts, err := f.options(logger)
 	if err != nil {
 		return err
 	}
@@ -50,47 +71,78 @@ func run(args []string) error {
 	if f.memLimit > 0 {
 		debug.SetMemoryLimit(f.memLimit)
 	}
-	var h server.Handler
-	switch f.mode {
-	case "echo":
-		h = server.Echo()
-	default:
-		return fmt.Errorf("unknown -mode %q (want echo)", f.mode)
-	}
-	opts, err := f.options(logger)
+	a, err := newApp(f)
 	if err != nil {
 		return err
 	}
-	srv := server.New(h, opts...)
+	if a.hub != nil {
+		// Deferred first, so it runs last: after the server's drain.
+		defer a.hub.Close()
+	}
+	srv := server.New(a.handler, append(opts, a.opts...)...)
 	if err := srv.Start(f.addr); err != nil {
 		return err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	adminDone := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var adminAddr net.Addr
+	adminLog := ""           // the admin address as logged
+	var adminDone chan error // nil without -admin: never ready
 	if f.admin != "" {
 		ln, err := net.Listen("tcp", f.admin)
 		if err != nil {
 			_ = srv.Shutdown(ctx)
 			return fmt.Errorf("-admin: %w", err)
 		}
-		go func() { adminDone <- admin.Serve(ctx, ln, srv) }()
+		adminAddr = ln.Addr()
+		adminLog = adminAddr.String()
+		var aopts []admin.Option
+		if a.hub != nil {
+			aopts = append(aopts, admin.WithPublisher(a.hub))
+		}
+		adminDone = make(chan error, 1)
+		go func() { adminDone <- admin.Serve(ctx, ln, srv, aopts...) }()
 	}
-	logger.Info("listening", "addr", srv.Addr(), "tls", srv.TLSAddr(), "admin", f.admin,
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	feedDone := make(chan error, 1)
+	if f.mode == "feed" {
+		cfg := feed.Config{Symbols: f.feedSymbols, Rate: f.feedRate, Logger: logger}
+		go func() { feedDone <- feed.Run(feedCtx, a.hub, cfg) }()
+	} else {
+		feedDone <- nil
+	}
+	logger.Info("listening", "addr", srv.Addr(), "tls", srv.TLSAddr(), "admin", adminLog,
 		"mode", f.mode, "pid", os.Getpid(), "reuseport", f.reusePort, "compress", f.compress)
+	if f.mode == "feed" {
+		logger.Info("live feed page", "url", "http://"+srv.Addr()+"/",
+			"symbols", f.feedSymbols, "rate", f.feedRate, "topics", feed.TopicAll+", "+feed.TopicOf("<SYMBOL>"))
+	}
+	if started != nil {
+		started(srv, adminAddr)
+	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
-	case s := <-sig:
+	case s := <-stop:
 		logger.Info("draining", "signal", s.String(), "connections", srv.Connections())
 	case err := <-adminDone:
 		logger.Error("admin listener", "err", err)
+		adminDone = nil
 	}
-	drain, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
-	defer cancel()
+	stopFeed()
+	if err := <-feedDone; err != nil {
+		logger.Error("feed", "err", err)
+	}
+	drain, cancelDrain := context.WithTimeout(context.Background(), f.drainTimeout)
+	defer cancelDrain()
 	if err := srv.Shutdown(drain); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	cancel()
+	if adminDone != nil {
+		if err := <-adminDone; err != nil {
+			logger.Error("admin listener", "err", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil

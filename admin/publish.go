@@ -1,0 +1,95 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/wsloop/wsloop/pubsub"
+)
+
+// MaxPublishBody is the largest body POST /publish/{topic} accepts, bytes
+// (413 past it).
+const MaxPublishBody = 1 << 20
+
+// Publisher is what POST /publish/{topic} publishes through; *pubsub.Hub
+// is one. Publish is called from the HTTP server's goroutines, several at
+// a time, and must be safe for that; it must not retain data.
+type Publisher interface {
+	Publish(topic, key string, data []byte) (pubsub.Position, error)
+}
+
+// Option adds endpoints to Handler, Serve and ListenAndServe.
+type Option func(*config)
+
+type config struct {
+	pub Publisher
+}
+
+// WithPublisher serves POST /publish/{topic} through p (see
+// PublishHandler).
+func WithPublisher(p Publisher) Option { return func(c *config) { c.pub = p } }
+
+// publishResult is the answer to a successful publish.
+type publishResult struct {
+	Topic string `json:"topic"`
+	Epoch string `json:"epoch"` // 16 hex digits, as in the wire protocol
+	Seq   uint64 `json:"seq"`
+}
+
+// PublishHandler serves POST /publish/{topic} (mount it on
+// "/publish/{topic...}" of a ServeMux, so that topics may contain '/'):
+// the request body, up to MaxPublishBody bytes, is published as is on
+// topic (percent-decoded), with the conflation key of the optional query
+// parameter "key". Answers are JSON: 200 {"topic":…,"epoch":"<16 hex>",
+// "seq":N}, the message's position; otherwise {"error":…} with 400 for a
+// bad topic name, 405 (Allow: POST) for another method, 413 for a body
+// too large for this endpoint or the publisher, 503 when the publisher is
+// closed or its broker fails. It is safe for concurrent requests.
+func PublishHandler(p Publisher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSONError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		topic := r.PathValue("topic")
+		if !pubsub.ValidTopic(topic) {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("bad topic name %q", topic))
+			return
+		}
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPublishBody))
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxPublishBody))
+				return
+			}
+			writeJSONError(w, http.StatusBadRequest, "reading body: "+err.Error())
+			return
+		}
+		pos, err := p.Publish(topic, r.URL.Query().Get("key"), data)
+		switch {
+		case err == nil:
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(publishResult{Topic: topic, Epoch: fmt.Sprintf("%016x", pos.Epoch), Seq: pos.Seq})
+		case errors.Is(err, pubsub.ErrBadTopic):
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+		case errors.Is(err, pubsub.ErrTooLarge):
+			writeJSONError(w, http.StatusRequestEntityTooLarge, err.Error())
+		default:
+			writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		}
+	})
+}
+
+// writeJSONError answers {"error":msg} with status.
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}

@@ -1,0 +1,257 @@
+package pubsub
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsloop/wsloop/poller"
+)
+
+// Hub is a set of topics served to WebSocket clients: it implements
+// server.Handler for the wire protocol (see the package documentation) and
+// publishes from Go. Create it with New; serve it with
+//
+//	hub := pubsub.New()
+//	srv := server.New(hub, server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary))
+//
+// Every method is safe from any goroutine.
+type Hub struct {
+	cfg    config
+	broker Broker
+
+	mu     sync.Mutex
+	topics map[string]*topic
+	closed bool
+
+	sessions sync.Map // server.Conn → *session
+	stats    counters
+}
+
+// New returns a hub; by default its broker is NewLocal with the
+// WithHistory sizes.
+func New(opts ...Option) *Hub {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b := cfg.broker
+	if b == nil {
+		b = NewLocal(cfg.historyN, cfg.historyTTL)
+	}
+	return &Hub{cfg: cfg, broker: b, topics: make(map[string]*topic)}
+}
+
+// Publish publishes data on topic with a conflation key ("" for none) and
+// returns its position. Subscribers on every node of the broker receive it
+// in order. data is copied. Safe from any goroutine.
+func (h *Hub) Publish(topic, key string, data []byte) (Position, error) {
+	if !ValidTopic(topic) {
+		return Position{}, ErrBadTopic
+	}
+	if len(key) > MaxKeyLen {
+		return Position{}, ErrBadKey
+	}
+	if h.cfg.maxData > 0 && len(data) > h.cfg.maxData {
+		return Position{}, ErrTooLarge
+	}
+	pos, err := h.broker.Publish(topic, key, data)
+	if err == nil {
+		h.stats.publishes.Add(1)
+	}
+	return pos, err
+}
+
+// Close closes the broker; subscriptions stop receiving. The server's
+// connections are the server's to close.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	ts := h.topics
+	h.topics = make(map[string]*topic)
+	h.mu.Unlock()
+	for _, t := range ts {
+		t.stop()
+	}
+	return h.broker.Close()
+}
+
+// topic is the hub's side of one topic with local subscribers: its
+// subscription at the broker, the position delivered so far, a ring of
+// recent messages (for recoveries that race with delivery), and the
+// subscribers, one fan-out per wire form.
+type topic struct {
+	name string
+	hub  *Hub
+
+	mu     sync.Mutex
+	dead   bool // removed from the hub; subscribe again through the hub
+	cancel func()
+	last   Position // last message delivered here (Seq 0: none yet)
+	known  bool     // last was learned from the broker
+	recent *history
+	forms  [2]*poller.Fanout // by form: formJSON, formBinary
+	n      int               // subscriptions
+	scr    []byte            // encoding scratch, under mu
+}
+
+// Wire forms of publications.
+const (
+	formJSON = iota
+	formBinary
+)
+
+// acquire returns name's topic with its lock held, creating it and its
+// broker subscription if needed.
+func (h *Hub) acquire(name string) (*topic, error) {
+	for range 8 {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return nil, ErrClosed
+		}
+		t := h.topics[name]
+		fresh := t == nil
+		if fresh {
+			t = &topic{name: name, hub: h, recent: newHistory(h.cfg.historyN, h.cfg.historyTTL)}
+			h.topics[name] = t
+		}
+		t.mu.Lock()
+		h.mu.Unlock()
+		if t.dead {
+			t.mu.Unlock()
+			continue
+		}
+		if fresh {
+			cancel, err := h.broker.Subscribe(name, t.deliver)
+			if err != nil {
+				t.dead = true
+				t.mu.Unlock()
+				h.forget(t)
+				return nil, err
+			}
+			t.cancel = cancel
+			h.stats.topics.Add(1)
+		}
+		return t, nil
+	}
+	return nil, ErrClosed
+}
+
+// forget removes a dead topic from the hub.
+func (h *Hub) forget(t *topic) {
+	h.mu.Lock()
+	if h.topics[t.name] == t {
+		delete(h.topics, t.name)
+	}
+	h.mu.Unlock()
+}
+
+// release drops one subscription of t (its lock held, released here); the
+// last one ends the topic's broker subscription.
+func (t *topic) release() {
+	t.n--
+	if t.n > 0 || t.dead {
+		t.mu.Unlock()
+		return
+	}
+	t.dead = true
+	t.mu.Unlock()
+	t.hub.forget(t)
+	t.stop()
+}
+
+// stop ends the broker subscription.
+func (t *topic) stop() {
+	t.mu.Lock()
+	t.dead = true
+	cancel := t.cancel
+	t.cancel = nil
+	t.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		t.hub.stats.topics.Add(-1)
+	}
+}
+
+// deliver is the broker's callback: it encodes m once per form in use and
+// hands it to the fan-outs.
+func (t *topic) deliver(m Message) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dead {
+		return
+	}
+	if t.known && m.Epoch == t.last.Epoch && m.Seq <= t.last.Seq {
+		return // already counted in the position a subscriber started from
+	}
+	if m.Epoch != t.last.Epoch {
+		t.recent.reset()
+	}
+	t.last, t.known = m.Position, true
+	stored := m
+	stored.Data = append([]byte(nil), m.Data...)
+	t.recent.add(stored)
+	for form, f := range t.forms {
+		if f == nil || f.Len() == 0 {
+			continue
+		}
+		typ := poller.Text
+		if form == formBinary {
+			typ = poller.Binary
+		}
+		t.scr = encode(t.scr[:0], form, &m)
+		f.Publish(typ, t.scr, m.Key)
+		t.hub.stats.deliveries.Add(uint64(f.Len()))
+	}
+}
+
+// encode appends m in the given wire form.
+func encode(dst []byte, form int, m *Message) []byte {
+	if form == formBinary {
+		return appendBinaryMessage(dst, m)
+	}
+	return appendJSONMessage(dst, m)
+}
+
+// fanout returns the topic's fan-out for a form, created on first use.
+func (t *topic) fanout(form int) *poller.Fanout {
+	if t.forms[form] == nil {
+		t.forms[form] = poller.NewFanout()
+	}
+	return t.forms[form]
+}
+
+// counters are the hub's statistics.
+type counters struct {
+	publishes, deliveries          atomic.Uint64
+	recoveriesOK, recoveriesFailed atomic.Uint64
+	protocolErrors                 atomic.Uint64
+	topics, subscriptions          atomic.Int64
+}
+
+// Stats is a snapshot of a hub's counters.
+type Stats struct {
+	Publishes        uint64 // messages published through this hub
+	Deliveries       uint64 // messages handed to subscribers' event loops
+	RecoveriesOK     uint64 // subscribes whose recovery succeeded
+	RecoveriesFailed uint64 // subscribes answered "recovery failed"
+	ProtocolErrors   uint64 // invalid client messages answered with an error
+	Topics           int64  // topics with subscribers here
+	Subscriptions    int64  // subscriptions here
+}
+
+// Stats returns the hub's counters. Conflation and slow-consumer outcomes
+// are the server's (server.Stats). Safe from any goroutine.
+func (h *Hub) Stats() Stats {
+	s := &h.stats
+	return Stats{
+		Publishes: s.publishes.Load(), Deliveries: s.deliveries.Load(),
+		RecoveriesOK: s.recoveriesOK.Load(), RecoveriesFailed: s.recoveriesFailed.Load(),
+		ProtocolErrors: s.protocolErrors.Load(),
+		Topics:         s.topics.Load(), Subscriptions: s.subscriptions.Load(),
+	}
+}
+
+// now is the hub's clock for history ages.
+var now = time.Now

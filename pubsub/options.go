@@ -1,0 +1,56 @@
+package pubsub
+
+import "time"
+
+// config is a Hub's settings.
+type config struct {
+	broker     Broker
+	historyN   int
+	historyTTL time.Duration
+	maxSubs    int
+	maxErrors  int
+	maxData    int
+}
+
+// Defaults of a Hub.
+const (
+	DefaultHistory          = 1000
+	DefaultHistoryTTL       = 5 * time.Minute
+	DefaultMaxSubscriptions = 1000
+	DefaultMaxErrors        = 10
+	DefaultMaxData          = 1 << 20
+)
+
+func defaultConfig() config {
+	return config{
+		historyN: DefaultHistory, historyTTL: DefaultHistoryTTL,
+		maxSubs: DefaultMaxSubscriptions, maxErrors: DefaultMaxErrors, maxData: DefaultMaxData,
+	}
+}
+
+// Option configures a Hub.
+type Option func(*config)
+
+// WithBroker carries the hub's topics through b (for example a
+// natsbroker.Broker) instead of a Local broker of its own. The hub closes
+// b in Close.
+func WithBroker(b Broker) Option { return func(c *config) { c.broker = b } }
+
+// WithHistory keeps each topic's last n messages, none older than ttl (0:
+// no age limit), for recovery: in the default Local broker, and in the
+// hub's ring of messages recently delivered here. Defaults: 1000, 5 min.
+func WithHistory(n int, ttl time.Duration) Option {
+	return func(c *config) { c.historyN, c.historyTTL = n, ttl }
+}
+
+// WithMaxSubscriptions limits the topics one connection subscribes to
+// (error "too_many_subscriptions" past it). Default 1000.
+func WithMaxSubscriptions(n int) Option { return func(c *config) { c.maxSubs = n } }
+
+// WithMaxErrors is how many invalid messages a connection may send before
+// the hub closes it with 1008 (policy violation). Default 10.
+func WithMaxErrors(n int) Option { return func(c *config) { c.maxErrors = n } }
+
+// WithMaxData limits the data of one publication, bytes (Publish returns
+// ErrTooLarge past it). Default 1 MiB.
+func WithMaxData(n int) Option { return func(c *config) { c.maxData = n } }

@@ -1,0 +1,232 @@
+package pubsub
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/wsloop/wsloop/poller"
+	"github.com/wsloop/wsloop/server"
+)
+
+// SubscribeOptions are a subscription's settings.
+type SubscribeOptions struct {
+	// Since, if not nil, is the position of the last message the client
+	// has: the messages after it are replayed before live ones, or the
+	// answer is RecoveryFailed.
+	Since *Position
+	// Conflate keeps only the latest message per key while the
+	// connection is behind (see the package documentation).
+	Conflate bool
+}
+
+// Recovery is the outcome of a subscription's recovery.
+type Recovery uint8
+
+const (
+	RecoveryNone   Recovery = iota // no recovery asked
+	RecoveryOK                     // the missed messages are replayed
+	RecoveryFailed                 // the gap cannot be filled: take a fresh snapshot
+)
+
+func (r Recovery) String() string {
+	switch r {
+	case RecoveryOK:
+		return "ok"
+	case RecoveryFailed:
+		return "failed"
+	}
+	return ""
+}
+
+// Errors of subscriptions.
+var (
+	ErrAlreadySubscribed    = errors.New("pubsub: already subscribed to this topic")
+	ErrNotSubscribed        = errors.New("pubsub: not subscribed to this topic")
+	ErrTooManySubscriptions = errors.New("pubsub: too many subscriptions on this connection")
+	ErrNotOpen              = errors.New("pubsub: connection is not a wsloop connection or has closed")
+)
+
+// session is a connection's subscriptions. Its map is touched by the
+// connection's handler calls, which never run concurrently, and by Hub
+// methods called for the connection, which the caller must not run
+// concurrently with them.
+type session struct {
+	subs   map[string]*subscription
+	errors int
+	closed bool
+}
+
+type subscription struct {
+	t *topic
+	m *poller.Member
+}
+
+func (h *Hub) session(c server.Conn, create bool) *session {
+	if s, ok := h.sessions.Load(c); ok {
+		return s.(*session)
+	}
+	if !create {
+		return nil
+	}
+	s, _ := h.sessions.LoadOrStore(c, &session{subs: make(map[string]*subscription)})
+	return s.(*session)
+}
+
+// Subscribe subscribes c to topic: publications follow in the wire form of
+// c's subprotocol, starting after the returned position; with o.Since
+// they are preceded by the missed messages (RecoveryOK; the returned
+// position is then o.Since) unless recovery failed. Call it from c's handler (or otherwise not concurrently with
+// c's other Hub calls).
+func (h *Hub) Subscribe(c server.Conn, topic string, o SubscribeOptions) (Position, Recovery, error) {
+	return h.subscribe(c, topic, o, false, nil)
+}
+
+// subscribe is Subscribe that, if answer, sends the protocol's
+// "subscribed" (with id) ahead of everything else.
+func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer bool, id json.RawMessage) (Position, Recovery, error) {
+	pc, ok := c.(*poller.Conn)
+	if !ok {
+		return Position{}, RecoveryNone, ErrNotOpen
+	}
+	if !ValidTopic(name) {
+		return Position{}, RecoveryNone, ErrBadTopic
+	}
+	s := h.session(c, true)
+	if s.closed {
+		return Position{}, RecoveryNone, ErrNotOpen
+	}
+	if s.subs[name] != nil {
+		return Position{}, RecoveryNone, ErrAlreadySubscribed
+	}
+	if len(s.subs) >= h.cfg.maxSubs {
+		return Position{}, RecoveryNone, ErrTooManySubscriptions
+	}
+	t, err := h.acquire(name)
+	if err != nil {
+		return Position{}, RecoveryNone, err
+	}
+	if !t.known {
+		_, pos, err := h.broker.History(name, Position{})
+		if err != nil && !errors.Is(err, ErrRecoveryFailed) {
+			t.n++ // release takes it back
+			t.release()
+			return Position{}, RecoveryNone, err
+		}
+		t.last, t.known = pos, true
+	}
+	pos := t.last
+	rec, replay := RecoveryNone, []Message(nil)
+	if o.Since != nil {
+		rec, replay = t.recover(*o.Since)
+	}
+	form := formJSON
+	if c.Subprotocol() == SubprotocolBinary {
+		form = formBinary
+	}
+	if rec == RecoveryOK {
+		pos = *o.Since // the stream continues right after the client's position
+	}
+	first := make([]poller.Outgoing, 0, 1+len(replay))
+	if answer {
+		first = append(first, poller.Outgoing{Type: poller.Text, Data: appendSubscribed(nil, id, name, pos, rec.String())})
+	}
+	typ := poller.Text
+	if form == formBinary {
+		typ = poller.Binary
+	}
+	for i := range replay {
+		first = append(first, poller.Outgoing{Type: typ, Data: encode(nil, form, &replay[i])})
+	}
+	m := t.fanout(form).Join(pc, o.Conflate, first...)
+	t.n++
+	t.mu.Unlock()
+	if m == nil {
+		t.mu.Lock()
+		t.release()
+		if len(s.subs) == 0 {
+			h.sessions.Delete(c) // closed: OnClose may have run already
+		}
+		return Position{}, RecoveryNone, ErrNotOpen
+	}
+	s.subs[name] = &subscription{t: t, m: m}
+	h.stats.subscriptions.Add(1)
+	switch rec {
+	case RecoveryOK:
+		h.stats.recoveriesOK.Add(1)
+	case RecoveryFailed:
+		h.stats.recoveriesFailed.Add(1)
+	}
+	return pos, rec, nil
+}
+
+// recover finds the messages after since, with t's lock held: from the
+// recent ring when it reaches back far enough, else from the broker's
+// history; only up to t.last, since later ones are still to be delivered
+// here and will reach the new subscriber live.
+func (t *topic) recover(since Position) (Recovery, []Message) {
+	if since.Epoch != t.last.Epoch {
+		return RecoveryFailed, nil
+	}
+	if msgs, ok := t.recent.since(since.Seq, t.last.Seq, now()); ok {
+		return RecoveryOK, msgs
+	}
+	msgs, pos, err := t.hub.broker.History(t.name, since)
+	if err != nil || pos.Epoch != t.last.Epoch || pos.Seq < t.last.Seq {
+		return RecoveryFailed, nil
+	}
+	for i, m := range msgs {
+		if m.Seq > t.last.Seq {
+			msgs = msgs[:i]
+			break
+		}
+	}
+	return RecoveryOK, msgs
+}
+
+// Unsubscribe ends c's subscription to topic. Call it as Subscribe.
+func (h *Hub) Unsubscribe(c server.Conn, topic string) error {
+	return h.unsubscribe(c, topic, nil)
+}
+
+// unsubscribe is Unsubscribe that sends answer after the subscription's
+// last message.
+func (h *Hub) unsubscribe(c server.Conn, name string, answer []byte) error {
+	s := h.session(c, false)
+	if s == nil || s.subs[name] == nil {
+		return ErrNotSubscribed
+	}
+	sub := s.subs[name]
+	delete(s.subs, name)
+	h.drop(sub, answer)
+	return nil
+}
+
+// drop ends one subscription: the member leaves its fan-out on its loop
+// (sending last, if any, after its last message), and the topic counts it.
+func (h *Hub) drop(sub *subscription, last []byte) {
+	t := sub.t
+	t.mu.Lock()
+	if last != nil {
+		sub.m.Leave(poller.Outgoing{Type: poller.Text, Data: last})
+	} else {
+		sub.m.Leave()
+	}
+	h.stats.subscriptions.Add(-1)
+	t.release()
+}
+
+// Forget ends every subscription of c. The Hub's own OnClose calls it; a
+// program that routes a connection's events through its own Handler and
+// uses Subscribe must call it when the connection closes.
+func (h *Hub) Forget(c server.Conn) {
+	v, ok := h.sessions.LoadAndDelete(c)
+	if !ok {
+		return
+	}
+	s := v.(*session)
+	s.closed = true
+	for name, sub := range s.subs {
+		delete(s.subs, name)
+		h.drop(sub, nil)
+	}
+}
