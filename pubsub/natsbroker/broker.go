@@ -46,11 +46,8 @@ func Connect(url string, opts ...Option) (*Broker, error) {
 	if !validPrefix(cfg.prefix) {
 		return nil, fmt.Errorf("natsbroker: bad prefix %q", cfg.prefix)
 	}
-	if cfg.replicas < 1 || cfg.timeout <= 0 || cfg.ttl < 0 {
-		return nil, errors.New("natsbroker: replicas and timeout must be positive, the history ttl not negative")
-	}
-	if cfg.ttl > 0 {
-		cfg.ttl = max(cfg.ttl, 100*time.Millisecond)
+	if cfg.replicas < 1 || cfg.timeout <= 0 || cfg.max < 0 || cfg.ttl < 0 {
+		return nil, errors.New("natsbroker: replicas and timeout must be positive, the history not negative")
 	}
 	nopts := append([]nats.Option{nats.Name("wsloop"), nats.MaxReconnects(-1)}, cfg.nats...)
 	nc, err := nats.Connect(url, nopts...)
@@ -108,7 +105,7 @@ func (b *Broker) Publish(topic, key string, data []byte) (pubsub.Position, error
 	defer cancel()
 	msg := &nats.Msg{Subject: t.subject, Data: data}
 	if key != "" {
-		msg.Header = nats.Header{keyHeader: []string{key}}
+		msg.Header = nats.Header{keyHeader: []string{encodeKey(key)}}
 	}
 	for attempt := 0; ; attempt++ {
 		base := t.base.Load()

@@ -32,6 +32,7 @@ var conformance = []struct {
 }{
 	{"OrderAndContent", testOrder},
 	{"ExactlyOnceOnEveryNode", testExactlyOnce},
+	{"BurstBeyondHistory", testBurst},
 	{"SequencePerTopicAcrossNodes", testConcurrentPublishers},
 	{"ActiveWhenSubscribeReturns", testActiveOnReturn},
 	{"Cancel", testCancel},
@@ -40,6 +41,7 @@ var conformance = []struct {
 	{"HistoryAge", testHistoryAge},
 	{"LatestWhileSubscribed", testLatestWhileSubscribed},
 	{"BadTopic", testBadTopic},
+	{"Keys", testKeys},
 	{"TopicNames", testTopicNames},
 	{"EpochAcrossRestart", testDurableEpoch},
 	{"Close", testClose},
@@ -133,6 +135,31 @@ func testExactlyOnce(t *testing.T, sys system) {
 	if len(ra.got()) != n || len(rb.got()) != n {
 		t.Fatalf("after the last message: %d and %d messages, want %d", len(ra.got()), len(rb.got()), n)
 	}
+}
+
+// testBurst: a burst of concurrent publishes far beyond the history window
+// still reaches every subscription whole.
+func testBurst(t *testing.T, sys system) {
+	node := sys.deploy(t, 2, 0)
+	a, b := node(), node()
+	r, cancel := subscribe(t, a, "burst")
+	defer cancel()
+	const goroutines, each = 8, 100
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				if _, err := b.Publish("burst", "", payload); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_, last, _ := b.History("burst", pubsub.Position{})
+	msgs := r.wait(goroutines*each, patience)
+	checkSeqs(t, msgs, last.Epoch, 1)
 }
 
 func testConcurrentPublishers(t *testing.T, sys system) {
@@ -335,6 +362,29 @@ func testLatestWhileSubscribed(t *testing.T, sys system) {
 	for _, n := range []pubsub.Broker{a, b} {
 		if _, pos, err := n.History("latest", pubsub.Position{}); !errors.Is(err, pubsub.ErrRecoveryFailed) || pos != last {
 			t.Fatalf("latest: %+v, %v; want %+v", pos, err, last)
+		}
+	}
+}
+
+// testKeys: conflation keys come back as published, live and from
+// history, whatever their bytes.
+func testKeys(t *testing.T, sys system) {
+	b := sys.deploy(t, 100, 0)()
+	keys := []string{"AAPL", " padded ", "a\r\nInjected: yes", "50%", "%41", "tab\there", "\x00\x01\x7f", "€uro", "\xff\xfe", "a:b", strings.Repeat("k", 255)}
+	r, cancel := subscribe(t, b, "keys")
+	defer cancel()
+	var e uint64
+	for _, k := range keys {
+		e = publish(t, b, "keys", k, k).Epoch
+	}
+	live := r.wait(len(keys), patience)
+	hist, _, err := b.History("keys", pubsub.Position{Epoch: e})
+	if err != nil || len(hist) != len(keys) {
+		t.Fatalf("history: %d messages, %v", len(hist), err)
+	}
+	for i, k := range keys {
+		if live[i].Key != k || hist[i].Key != k || string(live[i].Data) != k {
+			t.Errorf("key %q came back as %q live and %q from history", k, live[i].Key, hist[i].Key)
 		}
 	}
 }

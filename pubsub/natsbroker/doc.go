@@ -15,11 +15,18 @@
 // SHA-256), so that any valid topic, with its '.', '-', ':' or non-ASCII
 // bytes, gives a valid stream name that stays distinct on case-insensitive
 // file systems. The first Publish, Subscribe or History of a topic on any
-// node creates its stream, with the limits of WithHistory (MaxMsgs, MaxAge),
-// on disk, with WithReplicas copies; streams outlive the wsloop processes.
-// The stream's metadata "wsloop_topic" gives the topic's name (nats stream
-// info). Since clients choose the topics they subscribe to, bound the
-// number of streams with the NATS account's limits (max_streams) where that
+// node creates its stream, on disk, with WithReplicas copies; streams
+// outlive the wsloop processes. The stream's metadata gives the topic's
+// name ("wsloop_topic", see nats stream info) and its history window
+// (WithHistory: the last n messages, none older than ttl), which History
+// serves. The stream's limits (MaxMsgs, MaxAge) are wider: twice the
+// window, and at least 1000 messages and a minute more, because each node
+// reads the stream a little after the messages are stored, and a burst of
+// publishes beyond the window must not be dropped by the limits before
+// every node has delivered it. A node that falls further behind than the
+// limits misses what they dropped: its subscriptions see the sequence
+// skip. Since clients choose the topics they subscribe to, bound the number
+// of streams with the NATS account's limits (max_streams) where that
 // matters.
 //
 // # Where sequence numbers are assigned, and why there

@@ -240,7 +240,7 @@ func (g *generation) handle(msg jetstream.Msg) {
 		Data:     msg.Data(),
 	}
 	if h := msg.Headers(); h != nil {
-		m.Key = h.Get(keyHeader)
+		m.Key = decodeKey(h.Get(keyHeader))
 	}
 	for _, s := range f.subs {
 		s.fn(m)

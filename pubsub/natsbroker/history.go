@@ -50,7 +50,9 @@ func (b *Broker) History(topic string, since pubsub.Position) ([]pubsub.Message,
 		return nil, last, pubsub.ErrRecoveryFailed
 	case since.Seq == last.Seq:
 		return nil, last, nil
-	case info.State.Msgs == 0 || since.Seq+1 < info.State.FirstSeq:
+	}
+	n, ttl := b.window(info)
+	if last.Seq-since.Seq > n || info.State.Msgs == 0 || since.Seq+1 < info.State.FirstSeq {
 		return nil, last, pubsub.ErrRecoveryFailed
 	}
 	var msgs []pubsub.Message
@@ -70,6 +72,13 @@ func (b *Broker) History(topic string, since pubsub.Position) ([]pubsub.Message,
 		}
 	}
 	if len(msgs) != int(last.Seq-since.Seq) {
+		return nil, last, pubsub.ErrRecoveryFailed
+	}
+	now := info.TimeStamp // the server's clock, which stamped the messages
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if ttl > 0 && now.Sub(msgs[0].Time) > ttl {
 		return nil, last, pubsub.ErrRecoveryFailed
 	}
 	for i := range msgs {
@@ -162,7 +171,7 @@ func (b *Broker) getEach(ctx context.Context, t *topic, from, to uint64) ([]pubs
 			}
 			return nil, b.wrap(err)
 		}
-		out = append(out, pubsub.Message{Topic: t.name, Position: pubsub.Position{Seq: m.Sequence}, Time: m.Time, Key: m.Header.Get(keyHeader), Data: m.Data})
+		out = append(out, pubsub.Message{Topic: t.name, Position: pubsub.Position{Seq: m.Sequence}, Time: m.Time, Key: decodeKey(m.Header.Get(keyHeader)), Data: m.Data})
 	}
 	return out, nil
 }
@@ -177,6 +186,6 @@ func rawMessage(topic string, h nats.Header, data []byte) (pubsub.Message, uint6
 	if err != nil {
 		return pubsub.Message{}, 0, fmt.Errorf("natsbroker: direct get: bad time stamp: %w", err)
 	}
-	m := pubsub.Message{Topic: topic, Position: pubsub.Position{Seq: seq}, Time: ts, Key: h.Get(keyHeader), Data: data}
+	m := pubsub.Message{Topic: topic, Position: pubsub.Position{Seq: seq}, Time: ts, Key: decodeKey(h.Get(keyHeader)), Data: data}
 	return m, seq, nil
 }

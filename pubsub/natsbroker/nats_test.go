@@ -177,6 +177,26 @@ func TestHistoryOneByOne(t *testing.T) {
 	}})
 }
 
+// TestWindowOfTheStream: the history window is the one the topic's
+// stream was created with, whichever node asks.
+func TestWindowOfTheStream(t *testing.T) {
+	url := startServer(t, t.TempDir(), 0).ClientURL()
+	a := connect(t, url, WithHistory(5, 0))
+	b := connect(t, url, WithHistory(100, 0))
+	var last pubsub.Position
+	for i := range 10 {
+		last = publish(t, a, "w", "", fmt.Sprint(i))
+	}
+	for _, n := range []*Broker{a, b} {
+		if msgs, _, err := n.History("w", pubsub.Position{Epoch: last.Epoch, Seq: 5}); err != nil || len(msgs) != 5 {
+			t.Fatalf("within the window: %d messages, %v", len(msgs), err)
+		}
+		if _, _, err := n.History("w", pubsub.Position{Epoch: last.Epoch, Seq: 4}); !errors.Is(err, pubsub.ErrRecoveryFailed) {
+			t.Fatalf("beyond the window: %v", err)
+		}
+	}
+}
+
 func TestPrefixesAreSeparate(t *testing.T) {
 	url := startServer(t, t.TempDir(), 0).ClientURL()
 	a, b := connect(t, url, WithPrefix("one")), connect(t, url, WithPrefix("two"))
@@ -227,5 +247,21 @@ func TestStreamNames(t *testing.T) {
 			t.Errorf("%q and %q share stream %q", topic, other, name)
 		}
 		seen[name] = topic
+	}
+}
+
+func TestKeyEncoding(t *testing.T) {
+	for c := range 256 {
+		key := " a" + string([]byte{byte(c)}) + "%zz%4 "
+		enc := encodeKey(key)
+		if strings.ContainsFunc(enc, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			t.Fatalf("%q encoded as %q", key, enc)
+		}
+		if got := decodeKey(enc); got != key {
+			t.Fatalf("%q encoded as %q decodes to %q", key, enc, got)
+		}
+	}
+	if enc := encodeKey("AAPL"); enc != "AAPL" {
+		t.Fatalf("plain key encoded as %q", enc)
 	}
 }

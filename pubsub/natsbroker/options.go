@@ -22,11 +22,12 @@ func defaults() config {
 	return config{max: 1000, ttl: 5 * time.Minute, prefix: "wsloop", replicas: 1, timeout: 5 * time.Second}
 }
 
-// WithHistory bounds the history of each topic's stream: its last n
-// messages (MaxMsgs; n < 1 is taken as 1, the least a stream keeps), none
-// older than ttl (MaxAge; 0: no age limit; JetStream's least is 100 ms,
-// shorter ones are raised to it). Default 1000 messages, 5 minutes. The settings apply when this broker creates a topic's stream;
-// a stream that already exists keeps the settings it was created with.
+// WithHistory sets the history window of each topic: History recovers the
+// last n messages (0: none), none older than ttl (0: no age limit).
+// Default 1000 messages, 5 minutes. The topic's stream
+// keeps more (see the package doc). The window is stored with the stream
+// when this broker creates it; a stream that already exists keeps the
+// window it was created with.
 func WithHistory(n int, ttl time.Duration) Option {
 	return func(c *config) { c.max, c.ttl = n, ttl }
 }

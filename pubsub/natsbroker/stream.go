@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,13 +163,29 @@ func (t *topic) raise(seq uint64) {
 	}
 }
 
+// Metadata of a topic's stream: the topic's name and its history window,
+// which History serves.
+const (
+	metaTopic      = "wsloop_topic"
+	metaHistory    = "wsloop_history"
+	metaHistoryTTL = "wsloop_history_ttl"
+)
+
 // streamConfig is the configuration of the stream this broker creates for
-// t: one subject, the broker's history limits, kept on disk, readable with
-// direct gets (History).
+// t: one subject, kept on disk, readable with direct gets (History).
+//
+// Its limits are wider than the history window (twice it, and at least
+// 1000 messages and a minute more): the window bounds recovery (History),
+// the limits bound storage. A node's consumer reads the stream a little
+// after the messages are stored; if the limits were the window, a burst
+// of more than the window's messages, or a node that lags behind by more
+// than its age, would lose messages to the limits before that node
+// delivered them.
 func (b *Broker) streamConfig(t *topic) jetstream.StreamConfig {
-	n := int64(b.cfg.max)
-	if n < 1 {
-		n = 1
+	n, ttl := b.cfg.max, b.cfg.ttl
+	var maxAge time.Duration
+	if ttl > 0 {
+		maxAge = ttl + max(ttl, time.Minute)
 	}
 	return jetstream.StreamConfig{
 		Name:        t.stream,
@@ -176,11 +193,27 @@ func (b *Broker) streamConfig(t *topic) jetstream.StreamConfig {
 		Subjects:    []string{t.subject},
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
-		MaxMsgs:     n,
-		MaxAge:      b.cfg.ttl,
+		MaxMsgs:     int64(n + max(n, 1000)),
+		MaxAge:      maxAge,
 		Storage:     jetstream.FileStorage,
 		Replicas:    b.cfg.replicas,
 		AllowDirect: true,
-		Metadata:    map[string]string{"wsloop_topic": t.name},
+		Metadata: map[string]string{
+			metaTopic:      t.name,
+			metaHistory:    strconv.Itoa(n),
+			metaHistoryTTL: ttl.String(),
+		},
 	}
+}
+
+// window is the history window of a stream: from its metadata, or this
+// broker's own settings for a stream without it (NATS before 2.10 keeps no
+// metadata).
+func (b *Broker) window(info *jetstream.StreamInfo) (n uint64, ttl time.Duration) {
+	m, err := strconv.ParseUint(info.Config.Metadata[metaHistory], 10, 64)
+	d, err2 := time.ParseDuration(info.Config.Metadata[metaHistoryTTL])
+	if err != nil || err2 != nil {
+		return uint64(b.cfg.max), b.cfg.ttl
+	}
+	return m, d
 }
