@@ -90,9 +90,11 @@ func (b *Broker) wrap(err error) error {
 var pubOpts = []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}
 
 // Publish implements pubsub.Broker. It costs one request to NATS: the
-// stream's leader stores the message, assigns its sequence and answers.
-// The topic's stream is created by the first Publish, Subscribe or History
-// of the topic.
+// stream's leader stores the message, assigns its sequence and answers
+// (plus a lookup of the stream on the topic's first use and every 10
+// seconds). The topic's stream is created by the first Publish, Subscribe
+// or History of the topic. An error once the request was sent (a timeout,
+// the connection lost) does not tell whether the message was stored.
 func (b *Broker) Publish(topic, key string, data []byte) (pubsub.Position, error) {
 	if !pubsub.ValidTopic(topic) {
 		return pubsub.Position{}, pubsub.ErrBadTopic
