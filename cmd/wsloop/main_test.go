@@ -94,6 +94,9 @@ type wire struct {
 	Seq   uint64          `json:"seq"`
 	Key   string          `json:"key"`
 	Data  json.RawMessage `json:"data"`
+	// Recovery is "ok" or "failed" in the answer to a subscribe with
+	// "since".
+	Recovery string `json:"recovery"`
 }
 
 func send(t *testing.T, conn net.Conn, req string) {
