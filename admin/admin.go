@@ -41,16 +41,14 @@ const (
 
 // Handler returns the admin endpoints for src (normally a *server.Server)
 // on a new ServeMux: a plain-text index at /, the metrics of
-// NewRegistry(src) at /metrics, and net/http/pprof's Index, Cmdline,
-// Profile, Symbol and Trace under /debug/pprof/ (Index also serves the
-// named profiles, such as /debug/pprof/heap). Each call builds its own
-// registry. WithPublisher adds POST /publish/{topic} (PublishHandler).
+// NewRegistry(src, opts...) at /metrics, and net/http/pprof's Index,
+// Cmdline, Profile, Symbol and Trace under /debug/pprof/ (Index also
+// serves the named profiles, such as /debug/pprof/heap). Each call builds
+// its own registry. WithPublisher adds POST /publish/{topic}
+// (PublishHandler); WithHub adds the wsloop_pubsub_* series.
 // The handler is safe for concurrent requests; other paths answer 404.
 func Handler(src Source, opts ...Option) http.Handler {
-	var cfg config
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := newConfig(opts)
 	text := index
 	mux := http.NewServeMux()
 	if cfg.pub != nil {
@@ -61,7 +59,7 @@ func Handler(src Source, opts ...Option) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, text)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(NewRegistry(src, opts...), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -99,7 +99,7 @@ func TestCollector(t *testing.T) {
 				MessagesIn: 7, BytesIn: 70, MessagesOut: 6, BytesOut: 80,
 				Closes:         map[string]uint64{"1001": 4, "other": 2, "5000": 1},
 				QueuedMessages: 9, QueuedBytes: 900, OutboundBytes: 1234,
-				SlowConsumerDrops: 11, SlowConsumerCloses: 12, RateLimitCloses: 13,
+				SlowConsumerDrops: 11, SlowConsumerCloses: 12, RateLimitCloses: 13, Conflated: 14,
 				HandlerSeconds: server.Histogram{Bounds: bounds, Counts: []uint64{1, 3, 4}, Count: 5, Sum: 2.5},
 			}},
 			series: map[string]float64{
@@ -119,6 +119,7 @@ func TestCollector(t *testing.T) {
 				"wsloop_slow_consumer_drops_total":       11,
 				"wsloop_slow_consumer_disconnects_total": 12,
 				"wsloop_rate_limit_disconnects_total":    13,
+				"wsloop_fanout_conflated_total":          14,
 				"wsloop_handler_duration_seconds":        5,
 				"wsloop_draining":                        1,
 			},

@@ -59,6 +59,8 @@ var (
 		"Connections closed with code 1008 as slow consumers (server.WithMaxOutbound).", nil, nil)
 	descRateCloses = prometheus.NewDesc("wsloop_rate_limit_disconnects_total",
 		"Connections closed with code 1008 for exceeding the inbound rate (server.WithInboundRate).", nil, nil)
+	descConflated = prometheus.NewDesc("wsloop_fanout_conflated_total",
+		"Fan-out messages (pubsub publications) replaced in a conflating subscriber's backlog by a newer message with the same key while that subscriber was behind (server.WithConflateAbove): updates that subscriber skipped in favour of the latest.", nil, nil)
 	descHandler = prometheus.NewDesc("wsloop_handler_duration_seconds",
 		"Time the handler's OnMessage calls took, in seconds.", nil, nil)
 	descDraining = prometheus.NewDesc("wsloop_draining",
@@ -81,7 +83,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descConnectionsOpen, descTCPConnections, descUpgrades,
 		descMessagesIn, descBytesIn, descMessagesOut, descBytesOut, descCloses,
 		descQueuedMessages, descQueuedBytes, descOutbound,
-		descSlowDrops, descSlowCloses, descRateCloses,
+		descSlowDrops, descSlowCloses, descRateCloses, descConflated,
 		descHandler, descDraining,
 	} {
 		ch <- d
@@ -121,6 +123,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSlowDrops, s.SlowConsumerDrops)
 	counter(descSlowCloses, s.SlowConsumerCloses)
 	counter(descRateCloses, s.RateLimitCloses)
+	counter(descConflated, s.Conflated)
 	ch <- handlerHistogram(s.HandlerSeconds)
 	var draining int64
 	if c.src.Draining() {

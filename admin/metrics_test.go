@@ -270,6 +270,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 		if !strings.HasPrefix(name, admin.Prefix) {
 			t.Errorf("family %q does not start with %q", name, admin.Prefix)
 		}
+		if strings.HasPrefix(name, "wsloop_pubsub_") {
+			t.Errorf("family %q without admin.WithHub", name)
+		}
 	}
 	for name, typ := range map[string]dto.MetricType{
 		"wsloop_connections_open":                dto.MetricType_GAUGE,
@@ -286,6 +289,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		"wsloop_slow_consumer_drops_total":       dto.MetricType_COUNTER,
 		"wsloop_slow_consumer_disconnects_total": dto.MetricType_COUNTER,
 		"wsloop_rate_limit_disconnects_total":    dto.MetricType_COUNTER,
+		"wsloop_fanout_conflated_total":          dto.MetricType_COUNTER,
 		"wsloop_handler_duration_seconds":        dto.MetricType_HISTOGRAM,
 		"wsloop_draining":                        dto.MetricType_GAUGE,
 		"wsloop_go_goroutines":                   dto.MetricType_GAUGE,
@@ -320,6 +324,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		{"wsloop_worker_queue_messages", nil, 0},
 		{"wsloop_worker_queue_bytes", nil, 0},
 		{"wsloop_slow_consumer_drops_total", nil, 0},
+		{"wsloop_fanout_conflated_total", nil, 0},
 		{"wsloop_draining", nil, 0},
 	}
 	for r := range server.NumUpgradeResults {

@@ -21,17 +21,6 @@ type Publisher interface {
 	Publish(topic, key string, data []byte) (pubsub.Position, error)
 }
 
-// Option adds endpoints to Handler, Serve and ListenAndServe.
-type Option func(*config)
-
-type config struct {
-	pub Publisher
-}
-
-// WithPublisher serves POST /publish/{topic} through p (see
-// PublishHandler).
-func WithPublisher(p Publisher) Option { return func(c *config) { c.pub = p } }
-
 // publishResult is the answer to a successful publish.
 type publishResult struct {
 	Topic string `json:"topic"`
@@ -45,7 +34,7 @@ type publishResult struct {
 // topic (percent-decoded), with the conflation key of the optional query
 // parameter "key". Answers are JSON: 200 {"topic":…,"epoch":"<16 hex>",
 // "seq":N}, the message's position; otherwise {"error":…} with 400 for a
-// bad topic name, 405 (Allow: POST) for another method, 413 for a body
+// bad topic name or a key over pubsub.MaxKeyLen bytes, 405 (Allow: POST) for another method, 413 for a body
 // too large for this endpoint or the publisher, 503 when the publisher is
 // closed or its broker fails. It is safe for concurrent requests.
 func PublishHandler(p Publisher) http.Handler {
@@ -74,7 +63,7 @@ func PublishHandler(p Publisher) http.Handler {
 		case err == nil:
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(publishResult{Topic: topic, Epoch: fmt.Sprintf("%016x", pos.Epoch), Seq: pos.Seq})
-		case errors.Is(err, pubsub.ErrBadTopic):
+		case errors.Is(err, pubsub.ErrBadTopic), errors.Is(err, pubsub.ErrBadKey):
 			writeJSONError(w, http.StatusBadRequest, err.Error())
 		case errors.Is(err, pubsub.ErrTooLarge):
 			writeJSONError(w, http.StatusRequestEntityTooLarge, err.Error())

@@ -22,18 +22,23 @@ import (
 
 // wireMsg is a server message of the pubsub wire protocol.
 type wireMsg struct {
-	Op    string          `json:"op"`
-	Topic string          `json:"topic"`
-	Epoch string          `json:"epoch"`
-	Seq   uint64          `json:"seq"`
-	Key   string          `json:"key"`
-	Data  json.RawMessage `json:"data"`
+	Op       string          `json:"op"`
+	Topic    string          `json:"topic"`
+	Epoch    string          `json:"epoch"`
+	Seq      uint64          `json:"seq"`
+	Key      string          `json:"key"`
+	Recovery string          `json:"recovery"`
+	Code     string          `json:"code"`
+	Data     json.RawMessage `json:"data"`
 }
 
-// startHub serves hub on a real server and returns the server.
-func startHub(t *testing.T, hub *pubsub.Hub) *server.Server {
+// startHub serves hub on a real server with both wire forms and opts, and
+// returns the server; the server shuts down, then the hub closes, when the
+// test ends.
+func startHub(t *testing.T, hub *pubsub.Hub, opts ...server.Option) *server.Server {
 	t.Helper()
-	srv := server.New(hub, server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary))
+	opts = append([]server.Option{server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary)}, opts...)
+	srv := server.New(hub, opts...)
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +161,7 @@ func TestPublish(t *testing.T) {
 		{"POST", "/publish/md.*", nil, 400},
 		{"POST", "/publish/", nil, 400},
 		{"POST", "/publish/" + strings.Repeat("t", pubsub.MaxTopicLen+1), nil, 400},
+		{"POST", "/publish/md.AAPL?key=" + strings.Repeat("k", pubsub.MaxKeyLen+1), nil, 400},
 		{"POST", "/publish/big", append(big, 'x'), 413},
 		{"GET", "/publish/md.AAPL", nil, 405},
 		{"PUT", "/publish/md.AAPL", []byte("x"), 405},

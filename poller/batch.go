@@ -5,10 +5,10 @@ package poller
 // Loop only.
 type batch struct {
 	l      *loop
-	unique bool // every addConn is for another connection
-	at   map[*Conn]int32 // index in outs
-	outs []connOut
-	buf  []byte // coalesced frames of one connection
+	unique bool            // every addConn is for another connection
+	at     map[*Conn]int32 // index in outs
+	outs   []connOut
+	buf    []byte // coalesced frames of one connection
 }
 
 // maxCoalesce is the most bytes of several frames copied into one write.

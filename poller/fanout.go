@@ -168,6 +168,10 @@ func (m *Member) remove() {
 		moved.idx = i
 		sh.members[last] = nil
 		sh.members = sh.members[:last]
+		if cap(sh.members) > 1024 && last < cap(sh.members)/4 {
+			// Most members left (a storm of closes): give the memory back.
+			sh.members = append([]*Member(nil), sh.members...)
+		}
 		m.idx = -1
 	}
 	m.sh.n.Add(-1)

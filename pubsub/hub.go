@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +105,7 @@ const (
 // acquire returns name's topic with its lock held, creating it and its
 // broker subscription if needed.
 func (h *Hub) acquire(name string) (*topic, error) {
-	for range 8 {
+	for {
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
@@ -119,7 +120,10 @@ func (h *Hub) acquire(name string) (*topic, error) {
 		t.mu.Lock()
 		h.mu.Unlock()
 		if t.dead {
+			// Its last subscription just ended; the hub forgets it
+			// right after: take a new one.
 			t.mu.Unlock()
+			runtime.Gosched()
 			continue
 		}
 		if fresh {
@@ -135,7 +139,6 @@ func (h *Hub) acquire(name string) (*topic, error) {
 		}
 		return t, nil
 	}
-	return nil, ErrClosed
 }
 
 // forget removes a dead topic from the hub.

@@ -98,7 +98,7 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 		adminLog = adminAddr.String()
 		var aopts []admin.Option
 		if a.hub != nil {
-			aopts = append(aopts, admin.WithPublisher(a.hub))
+			aopts = append(aopts, admin.WithPublisher(a.hub), admin.WithHub(a.hub))
 		}
 		adminDone = make(chan error, 1)
 		go func() { adminDone <- admin.Serve(ctx, ln, srv, aopts...) }()

@@ -94,6 +94,9 @@ type wire struct {
 	Seq   uint64          `json:"seq"`
 	Key   string          `json:"key"`
 	Data  json.RawMessage `json:"data"`
+	// Recovery is "ok" or "failed" in the answer to a subscribe with
+	// "since".
+	Recovery string `json:"recovery"`
 }
 
 func send(t *testing.T, conn net.Conn, req string) {
@@ -177,6 +180,21 @@ func TestRunFeed(t *testing.T) {
 	if m := receive(t, news); m.Op != "msg" || m.Key != "k" || string(m.Data) != `{"hello":1}` || m.Seq != 1 {
 		t.Fatalf("published %s; subscriber got %+v", body, m)
 	}
+
+	// The hub's series are on /metrics: two subscriptions on two topics,
+	// and at least the 30 feed updates read above plus the news message
+	// published and delivered.
+	families := scrapeMetrics(t, r.admin)
+	for name, want := range map[string]float64{"wsloop_pubsub_subscriptions": 2, "wsloop_pubsub_topics": 2} {
+		if got := metricValue(t, families, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"wsloop_pubsub_publishes_total", "wsloop_pubsub_deliveries_total"} {
+		if got := metricValue(t, families, name); got < 31 {
+			t.Errorf("%s = %v, want at least 31", name, got)
+		}
+	}
 }
 
 // TestRunEcho checks that the default mode still echoes, offers no
@@ -203,6 +221,13 @@ func TestRunEcho(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("POST %s: %d, want %d", url, resp.StatusCode, want)
 		}
+	}
+	families := scrapeMetrics(t, r.admin)
+	if families["wsloop_pubsub_publishes_total"] != nil {
+		t.Errorf("echo mode exports wsloop_pubsub_publishes_total")
+	}
+	if got := metricValue(t, families, "wsloop_fanout_conflated_total"); got != 0 {
+		t.Errorf("echo mode: wsloop_fanout_conflated_total = %v", got)
 	}
 }
 

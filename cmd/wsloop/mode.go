@@ -5,6 +5,7 @@ import (
 
 	"github.com/wsloop/wsloop/feed"
 	"github.com/wsloop/wsloop/pubsub"
+	"github.com/wsloop/wsloop/pubsub/natsbroker"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -40,9 +41,12 @@ func newApp(f *flags) (*app, error) {
 	return a, nil
 }
 
-// newBroker connects to the NATS server of -nats, keeping -history and
-// -history-ttl per topic. Package natsbroker is not part of this build
-// yet, so it fails.
+// newBroker connects to the NATS server of -nats (JetStream), keeping
+// -history and -history-ttl per topic.
 func newBroker(f *flags) (pubsub.Broker, error) {
-	return nil, fmt.Errorf("-nats %s: not built yet (package natsbroker is not in this build)", f.nats)
+	b, err := natsbroker.Connect(f.nats, natsbroker.WithHistory(f.history, f.historyTTL))
+	if err != nil {
+		return nil, fmt.Errorf("-nats %s: %w", f.nats, err)
+	}
+	return b, nil
 }

@@ -1,0 +1,69 @@
+package natsbroker
+
+import "strings"
+
+// A message's conflation key travels in its keyHeader. NATS headers lose
+// CR and LF and trim spaces, so encodeKey percent-encodes '%', space and
+// control bytes; other keys travel as they are.
+
+// keyNeedsEscape reports whether byte c of a key is percent-encoded.
+func keyNeedsEscape(c byte) bool { return c <= ' ' || c == 0x7f || c == '%' }
+
+const hexDigits = "0123456789ABCDEF"
+
+// encodeKey is key as a header value.
+func encodeKey(key string) string {
+	n := 0
+	for i := 0; i < len(key); i++ {
+		if keyNeedsEscape(key[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return key
+	}
+	var b strings.Builder
+	b.Grow(len(key) + 2*n)
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if keyNeedsEscape(c) {
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// decodeKey is the key of header value v (from encodeKey; a malformed
+// escape is kept as it is).
+func decodeKey(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] == '%' && i+2 < len(v) && unhex(v[i+1]) >= 0 && unhex(v[i+2]) >= 0 {
+			b.WriteByte(byte(unhex(v[i+1])<<4 + unhex(v[i+2])))
+			i += 2
+			continue
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	}
+	return -1
+}
