@@ -131,7 +131,7 @@ func topicNames(n int) []string {
 	return out
 }
 
-// fanoutServers is what runFanout started for one server.
+// fanoutProcs is what runFanout started for one server.
 type fanoutProcs struct {
 	srvs      []*child
 	nats      *child
