@@ -98,7 +98,9 @@ func ratiosToBestPeer(sums []summary) {
 	}
 }
 
-// fanoutGoals checks the fan-out goals that one rate can tell.
+// fanoutGoals checks the fan-out goals that one rate can tell:
+// nothing lost, ≥ 2M deliveries/s to 100K subscribers (where that much is
+// offered) and ≥ 2× the best peer's deliveries/s.
 func fanoutGoals(sp spec, sums []summary) []string {
 	var out []string
 	verdict := func(ok bool) string {
@@ -123,7 +125,7 @@ func fanoutGoals(sp spec, sums []summary) []string {
 		if s.RoundsOK == 0 || !strings.HasPrefix(s.Server, "wsloop") {
 			continue
 		}
-		if sp.conns >= 100_000 && s.Server == "wsloop" {
+		if sp.conns >= 100_000 && s.Server == "wsloop" && sp.rate*float64(sp.conns) >= 2e6 {
 			out = append(out, fmt.Sprintf("wsloop: ≥ 2,000,000 deliveries/s to %d subscribers: %.0f — %s", sp.conns, s.DeliveriesPerSec, verdict(s.DeliveriesPerSec >= 2e6)))
 		}
 		if best != nil && best.DeliveriesPerSec > 0 {
