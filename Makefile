@@ -65,13 +65,18 @@ bench-micro:
 
 BENCH_OUT ?= results
 # Side-by-side comparison of all peers and wsloop-edge (wsloop with every
-# edge feature enabled but unused; about 8 minutes): idle 18K,
-# echo 1 KiB x 10K, echo 64 B x 1K. Table on stdout, JSON and charts in
+# edge feature enabled but unused): idle 18K, echo 1 KiB x 10K, echo 64 B x
+# 1K (about 8 minutes); then fan-out of 100-byte updates to 100K
+# subscribers of one topic (7 processes per server; wsloop joined through
+# NATS) and to 10K subscribers of 100 topics, at three rates each (about
+# 25 minutes). Table on stdout, JSON and charts in
 # bench/$(BENCH_OUT).
 bench:
 	cd bench && $(GO) run ./cmd/wsbench -scenario idle -conns 18000 -hold 10s -rounds 2 -json $(BENCH_OUT)/idle.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 10000 -size 1024 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x10000.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 100000 -topics 1 -size 100 -rate 1,10,20 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-100000x1.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 10000 -topics 100 -size 100 -rate 50,100,200 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-10000x100.json -charts $(BENCH_OUT)/charts
 
 # 1,000,000 idle connections to wsloop over SO_REUSEPORT processes; sets the
 # sysctls it needs (as root) and restores them, even on failure.
