@@ -160,6 +160,15 @@ func (s *clusterSub) read(upTo uint64) {
 }
 
 func TestClusterThroughNATS(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) { testCluster(t, n) })
+	}
+}
+
+// testCluster runs n nodes: every node publishes 100 messages at once,
+// then node 1 is killed while node 0 publishes 200 more and its clients
+// resume on node 2 (node 0 when there are two).
+func testCluster(t *testing.T, n int) {
 	ns, err := natsserver.NewServer(&natsserver.Options{
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
 	})
@@ -171,8 +180,12 @@ func TestClusterThroughNATS(t *testing.T) {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats-server did not start")
 	}
-	nodes := []*node{startNode(t, ns.ClientURL()), startNode(t, ns.ClientURL()), startNode(t, ns.ClientURL())}
+	var nodes []*node
+	for range n {
+		nodes = append(nodes, startNode(t, ns.ClientURL()))
+	}
 	const topic = "md.cluster"
+	total := uint64(100 * n)
 
 	// Two subscribers on every node.
 	var subs []*clusterSub
@@ -185,7 +198,7 @@ func TestClusterThroughNATS(t *testing.T) {
 			subs = append(subs, s)
 		}
 	}
-	// Phase 1: 100 publishes through each node at once.
+	// Phase 1: 100 publishes through every node at once.
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Add(1)
@@ -201,14 +214,14 @@ func TestClusterThroughNATS(t *testing.T) {
 	}
 	wg.Wait()
 	for i, s := range subs {
-		s.read(300)
-		if s.err != nil || len(s.seen) != 300 {
+		s.read(total)
+		if s.err != nil || len(s.seen) != int(total) {
 			t.Fatalf("subscriber %d (node %d): %d messages, %v", i, i/2, len(s.seen), s.err)
 		}
 	}
 
 	// Phase 2: node 1 is killed while node 0 publishes 200 more; its
-	// subscribers resume on node 2 from their last position.
+	// subscribers resume on another node from their last position.
 	publishing := make(chan error, 1)
 	go func() {
 		for k := range 200 {
@@ -221,21 +234,25 @@ func TestClusterThroughNATS(t *testing.T) {
 		publishing <- nil
 	}()
 	for _, s := range subs {
-		s.read(350)
+		s.read(total + 50)
 	}
 	if err := nodes[1].cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	victims := subs[2:4]
+	other := nodes[0]
+	if n > 2 {
+		other = nodes[2]
+	}
 	for _, s := range victims {
-		s.read(500) // until the connection breaks
+		s.read(total + 200) // until the connection breaks
 		if s.err == nil {
 			t.Fatal("a subscriber of the killed node read everything")
 		}
 		lost := s.last
-		resumed, ans := subscribeTo(t, nodes[2].addr, topic, fmt.Sprintf(`,"since":{"epoch":%q,"seq":%d}`, s.epoch, s.last))
+		resumed, ans := subscribeTo(t, other.addr, topic, fmt.Sprintf(`,"since":{"epoch":%q,"seq":%d}`, s.epoch, s.last))
 		if ans.Recovery != "ok" || ans.Seq != lost || ans.Epoch != s.epoch {
-			t.Fatalf("recovery on node 2 answered %+v, want ok at %d", ans, lost)
+			t.Fatalf("recovery on another node answered %+v, want ok at %d", ans, lost)
 		}
 		resumed.seen = s.seen
 		*s = *resumed
@@ -244,8 +261,8 @@ func TestClusterThroughNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, s := range subs {
-		s.read(500)
-		if s.err != nil || len(s.seen) != 500 {
+		s.read(total + 200)
+		if s.err != nil || len(s.seen) != int(total+200) {
 			t.Errorf("subscriber %d: %d distinct messages, last seq %d, %v", i, len(s.seen), s.last, s.err)
 		}
 	}
