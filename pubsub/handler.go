@@ -78,11 +78,12 @@ func (h *Hub) serveSubscribe(c server.Conn, req *request) {
 // fail answers an invalid request with an error message and closes the
 // connection with 1008 once it has sent too many.
 func (h *Hub) fail(c server.Conn, id json.RawMessage, code, msg string) {
-	_ = c.Send(server.Text, appendError(nil, id, code, msg), nil)
 	if code == "unavailable" {
+		_ = c.Send(server.Text, appendError(nil, id, code, msg), nil)
 		return // the server's fault, not the client's
 	}
 	h.stats.protocolErrors.Add(1)
+	_ = c.Send(server.Text, appendError(nil, id, code, msg), nil)
 	s := h.session(c, true)
 	if s.errors++; h.cfg.maxErrors > 0 && s.errors >= h.cfg.maxErrors {
 		_ = c.Close(server.StatusPolicyViolation, "too many invalid requests")

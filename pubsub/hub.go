@@ -204,8 +204,8 @@ func (t *topic) deliver(m Message) {
 			typ = poller.Binary
 		}
 		t.scr = encode(t.scr[:0], form, &m)
-		f.Publish(typ, t.scr, m.Key)
 		t.hub.stats.deliveries.Add(uint64(f.Len()))
+		f.Publish(typ, t.scr, m.Key)
 	}
 }
 

@@ -137,10 +137,19 @@ func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer b
 	for i := range replay {
 		first = append(first, poller.Outgoing{Type: typ, Data: encode(nil, form, &replay[i])})
 	}
+	// Counted before the answer can reach the client.
+	h.stats.subscriptions.Add(1)
+	switch rec {
+	case RecoveryOK:
+		h.stats.recoveriesOK.Add(1)
+	case RecoveryFailed:
+		h.stats.recoveriesFailed.Add(1)
+	}
 	m := t.fanout(form).Join(pc, o.Conflate, first...)
 	t.n++
 	t.mu.Unlock()
 	if m == nil {
+		h.stats.subscriptions.Add(-1)
 		t.mu.Lock()
 		t.release()
 		if len(s.subs) == 0 {
@@ -149,13 +158,6 @@ func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer b
 		return Position{}, RecoveryNone, ErrNotOpen
 	}
 	s.subs[name] = &subscription{t: t, m: m}
-	h.stats.subscriptions.Add(1)
-	switch rec {
-	case RecoveryOK:
-		h.stats.recoveriesOK.Add(1)
-	case RecoveryFailed:
-		h.stats.recoveriesFailed.Add(1)
-	}
 	return pos, rec, nil
 }
 
