@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsloop/wsloop/admin"
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
 )
@@ -30,25 +31,6 @@ type wireMsg struct {
 	Recovery string          `json:"recovery"`
 	Code     string          `json:"code"`
 	Data     json.RawMessage `json:"data"`
-}
-
-// startHub serves hub on a real server with both wire forms and opts, and
-// returns the server; the server shuts down, then the hub closes, when the
-// test ends.
-func startHub(t *testing.T, hub *pubsub.Hub, opts ...server.Option) *server.Server {
-	t.Helper()
-	opts = append([]server.Option{server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary)}, opts...)
-	srv := server.New(hub, opts...)
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = hub.Close()
-	})
-	return srv
 }
 
 // subscribe connects a wsloop.json client to srv and subscribes it to
@@ -111,7 +93,7 @@ func post(t *testing.T, method, url string, body []byte) (int, http.Header, []by
 // position the endpoint answered.
 func TestPublish(t *testing.T) {
 	hub := pubsub.New()
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	adm := httptest.NewServer(admin.Handler(srv, admin.WithPublisher(hub)))
 	t.Cleanup(adm.Close)
 	sub := subscribe(t, srv, "md.AAPL")
@@ -192,7 +174,7 @@ func TestPublish(t *testing.T) {
 // that without WithPublisher there is no publish endpoint.
 func TestPublishLimits(t *testing.T) {
 	hub := pubsub.New(pubsub.WithMaxData(8))
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	adm := httptest.NewServer(admin.Handler(srv, admin.WithPublisher(hub)))
 	t.Cleanup(adm.Close)
 	if status, _, body := post(t, "POST", adm.URL+"/publish/t", []byte("12345678")); status != 200 {

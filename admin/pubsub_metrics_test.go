@@ -8,14 +8,12 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,22 +22,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wsloop/wsloop/admin"
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
 )
-
-// smallReceiveBuffer dials with a 16 KiB receive buffer, so that a client
-// that stops reading makes the server's side back up quickly.
-func smallReceiveBuffer(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
-		})
-		return errors.Join(err, serr)
-	}}
-	return d.DialContext(ctx, network, addr)
-}
 
 // dialPubSub connects with the wsloop.json subprotocol; netDial may be nil.
 func dialPubSub(t *testing.T, addr string, netDial func(context.Context, string, string) (net.Conn, error)) *wsClient {
@@ -143,7 +129,7 @@ func waitHub(t *testing.T, hub *pubsub.Hub, done func(pubsub.Stats) bool) {
 // going down when a subscriber leaves.
 func TestPubSubMetricsEndToEnd(t *testing.T) {
 	hub := pubsub.New(pubsub.WithHistory(100, time.Minute))
-	srv := startHub(t, hub, server.WithConflateAbove(16<<10))
+	srv := pubsubtest.Start(t, hub, server.WithConflateAbove(16<<10))
 	addr := srv.Addr()
 	adm := httptest.NewServer(admin.Handler(srv, admin.WithHub(hub), admin.WithPublisher(hub)))
 	t.Cleanup(adm.Close)
@@ -227,7 +213,7 @@ func TestPubSubMetricsEndToEnd(t *testing.T) {
 
 	// e subscribes to md with conflation and never reads: keyed updates
 	// published until the server has conflated some.
-	e := dialPubSub(t, addr, smallReceiveBuffer)
+	e := dialPubSub(t, addr, pubsubtest.SmallReceiveBuffer)
 	e.subscribe(t, "md", `"conflate":true`)
 	pad := strings.Repeat("x", 400)
 	var nMD int

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 )
 
@@ -16,7 +17,7 @@ import (
 func BenchmarkFanout(b *testing.B) {
 	const subscribers = 1000
 	hub := pubsub.New(pubsub.WithHistory(0, 0))
-	srv := startHub(b, hub)
+	srv := pubsubtest.Start(b, hub)
 	var received atomic.Int64
 	var frameLen int64
 	for i := range subscribers {

@@ -20,25 +20,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsloop/wsloop/pubsub"
-	"github.com/wsloop/wsloop/server"
 )
-
-// startHub serves hub on a loopback port; both are shut at cleanup.
-func startHub(t testing.TB, hub *pubsub.Hub, opts ...server.Option) *server.Server {
-	t.Helper()
-	opts = append([]server.Option{server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary)}, opts...)
-	srv := server.New(hub, opts...)
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = hub.Close()
-	})
-	return srv
-}
 
 // sub is a test client of the wire protocol, on gobwas/ws's client side.
 type sub struct {

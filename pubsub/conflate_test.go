@@ -1,33 +1,19 @@
 package pubsub_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
 )
-
-// smallReceiveBuffer dials with a 16 KiB receive buffer, so that a client
-// that stops reading makes the server's side back up quickly.
-func smallReceiveBuffer(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
-		})
-		return errors.Join(err, serr)
-	}}
-	return d.DialContext(ctx, network, addr)
-}
 
 // TestHubConflation: a subscriber that stops reading, with conflation,
 // ends with the latest value of every key after far fewer messages than
@@ -37,7 +23,7 @@ func smallReceiveBuffer(ctx context.Context, network, addr string) (net.Conn, er
 // closed by the slow-consumer policy (1008) instead.
 func TestHubConflation(t *testing.T) {
 	hub := pubsub.New()
-	srv := startHub(t, hub, server.WithConflateAbove(32<<10), server.WithMaxOutbound(2<<20, server.SlowClose))
+	srv := pubsubtest.Start(t, hub, server.WithConflateAbove(32<<10), server.WithMaxOutbound(2<<20, server.SlowClose))
 	const (
 		topic = "md.all"
 		keys  = 50
@@ -45,9 +31,9 @@ func TestHubConflation(t *testing.T) {
 	)
 	fast := dialSub(t, srv.Addr(), true)
 	fast.subscribe(topic, nil)
-	slow := dialSubWith(t, srv.Addr(), false, smallReceiveBuffer)
+	slow := dialSubWith(t, srv.Addr(), false, pubsubtest.SmallReceiveBuffer)
 	slow.subscribe(topic, map[string]any{"conflate": true})
-	stuck := dialSubWith(t, srv.Addr(), false, smallReceiveBuffer)
+	stuck := dialSubWith(t, srv.Addr(), false, pubsubtest.SmallReceiveBuffer)
 	stuck.subscribe(topic, nil)
 
 	var fastGot atomic.Int64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws/wsflate"
 
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
 )
@@ -21,7 +22,7 @@ import (
 // topics are published concurrently.
 func TestHubOrderAndNoLoss(t *testing.T) {
 	hub := pubsub.New()
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	const perTopic = 2000
 	topics := []string{"md.AAPL", "md.MSFT"}
 	type result struct {
@@ -94,7 +95,7 @@ func TestHubOrderAndNoLoss(t *testing.T) {
 // epoch) they get "recovery failed".
 func TestHubRecovery(t *testing.T) {
 	hub := pubsub.New(pubsub.WithHistory(100, 0))
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	const topic = "md.BTC"
 	pub := func(from, to int) {
 		for i := from; i <= to; i++ {
@@ -164,7 +165,7 @@ func TestHubRecovery(t *testing.T) {
 // a topic nobody here subscribes to any more.
 func TestHubRecoveryAfterLastSubscriberLeft(t *testing.T) {
 	hub := pubsub.New()
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	s := dialSub(t, srv.Addr(), false)
 	ans := s.subscribe("fx.EURUSD", nil)
 	_ = s.conn.Close()
@@ -189,7 +190,7 @@ func TestHubRecoveryAfterLastSubscriberLeft(t *testing.T) {
 // follows.
 func TestHubUnsubscribe(t *testing.T) {
 	hub := pubsub.New()
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	s := dialSub(t, srv.Addr(), false)
 	s.subscribe("a", nil)
 	s.subscribe("b", nil)
@@ -218,7 +219,7 @@ func TestHubUnsubscribe(t *testing.T) {
 // the limit the connection is closed with 1008; others are unaffected.
 func TestHubProtocolErrors(t *testing.T) {
 	hub := pubsub.New(pubsub.WithMaxErrors(6), pubsub.WithMaxSubscriptions(2))
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	good := dialSub(t, srv.Addr(), false)
 	good.subscribe("t", nil)
 	s := dialSub(t, srv.Addr(), false)
@@ -313,7 +314,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // both decoding to the same messages.
 func TestHubCompressedSubscribers(t *testing.T) {
 	hub := pubsub.New()
-	srv := startHub(t, hub, server.WithCompression(1, 64))
+	srv := pubsubtest.Start(t, hub, server.WithCompression(1, 64))
 	zipped := dialSubWith(t, srv.Addr(), false, nil, wsflate.DefaultParameters.Option())
 	plain := dialSub(t, srv.Addr(), false)
 	zipped.subscribe("news", nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 )
 
@@ -35,7 +36,7 @@ func TestHubFanoutScale(t *testing.T) {
 		t.Skip("opens 15,000 connections")
 	}
 	hub := pubsub.New()
-	srv := startHub(t, hub)
+	srv := pubsubtest.Start(t, hub)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -430,26 +429,7 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	if err := tell(fmt.Sprintf("STOP %d\n", stopAt.UnixNano())); err != nil {
 		return fail(err)
 	}
-	exitBudget := time.Until(stopAt) + 30*time.Second + time.Duration(sp.conns/20000)*time.Second
-	exitDeadline := time.Now().Add(exitBudget)
-	for _, l := range loads {
-		if !l.wait(time.Until(exitDeadline)) {
-			return fail(fmt.Errorf("%s did not finish within %v after the publisher", l.name, exitBudget))
-		}
-	}
-	var results []loadgen.Result
-	for _, l := range loads {
-		line, ok := l.lastLine(isJSON)
-		if !ok {
-			return fail(fmt.Errorf("%s printed no JSON result: %s", l.name, l.describeExit()))
-		}
-		var r loadgen.Result
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			return fail(fmt.Errorf("%s: decoding its result: %w", l.name, err))
-		}
-		results = append(results, r)
-	}
-	merged, hist, err := loadgen.Merge(results)
+	_, merged, hist, err := collectResults(loads, time.Until(stopAt)+30*time.Second+time.Duration(sp.conns/20000)*time.Second, "the publisher")
 	if err != nil {
 		return fail(err)
 	}

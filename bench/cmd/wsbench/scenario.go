@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/wsloop/wsloop/bench/loadgen"
 )
 
@@ -542,26 +544,7 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 			l.stdin.Close()
 		}
 	}
-	exitBudget := 30*time.Second + time.Duration(sp.conns/20000)*time.Second
-	exitDeadline := time.Now().Add(exitBudget)
-	for _, l := range loads {
-		if !l.wait(time.Until(exitDeadline)) {
-			return fail(fmt.Errorf("%s did not finish within %v after the measurement", l.name, exitBudget))
-		}
-	}
-	var results []loadgen.Result
-	for _, l := range loads {
-		line, ok := l.lastLine(isJSON)
-		if !ok {
-			return fail(fmt.Errorf("%s printed no JSON result: %s", l.name, l.describeExit()))
-		}
-		var r loadgen.Result
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			return fail(fmt.Errorf("%s: decoding its result: %w", l.name, err))
-		}
-		results = append(results, r)
-	}
-	merged, hist, err := loadgen.Merge(results)
+	results, merged, hist, err := collectResults(loads, 30*time.Second+time.Duration(sp.conns/20000)*time.Second, "the measurement")
 	if err != nil {
 		return fail(err)
 	}
@@ -631,4 +614,30 @@ func (b *bench) waitReady(ctx context.Context, sp spec, server string, round int
 			return nil, err
 		}
 	}
+}
+
+// collectResults waits up to budget for every load process to exit (after
+// names what they were stopped by) and returns the JSON results they
+// printed, and those merged.
+func collectResults(loads []*child, budget time.Duration, after string) ([]loadgen.Result, loadgen.Result, *hdrhistogram.Histogram, error) {
+	deadline := time.Now().Add(budget)
+	for _, l := range loads {
+		if !l.wait(time.Until(deadline)) {
+			return nil, loadgen.Result{}, nil, fmt.Errorf("%s did not finish within %v after %s", l.name, budget, after)
+		}
+	}
+	var results []loadgen.Result
+	for _, l := range loads {
+		line, ok := l.lastLine(isJSON)
+		if !ok {
+			return nil, loadgen.Result{}, nil, fmt.Errorf("%s printed no JSON result: %s", l.name, l.describeExit())
+		}
+		var r loadgen.Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, loadgen.Result{}, nil, fmt.Errorf("%s: decoding its result: %w", l.name, err)
+		}
+		results = append(results, r)
+	}
+	merged, hist, err := loadgen.Merge(results)
+	return results, merged, hist, err
 }
