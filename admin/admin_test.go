@@ -3,7 +3,6 @@ package admin_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,21 +45,9 @@ func TestHandlerRoutes(t *testing.T) {
 		{"GET", "/nope", 404, ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, adm.URL+tc.path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tc.status {
-				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			status, _, body := request(t, tc.method, adm.URL+tc.path, nil)
+			if status != tc.status {
+				t.Errorf("status %d, want %d", status, tc.status)
 			}
 			if !strings.Contains(string(body), tc.body) {
 				t.Errorf("body does not contain %q:\n%.400s", tc.body, body)

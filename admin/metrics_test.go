@@ -138,13 +138,13 @@ func rawStatus(t *testing.T, addr, head string) int {
 	return resp.StatusCode
 }
 
-// waitSettled polls the server's Stats until done holds or the deadline
-// passes. It does not fail: the scrape's assertions report what is off.
-func waitSettled(t *testing.T, srv *server.Server, done func(server.Stats) bool) {
+// settle polls stats until done holds or the deadline passes. It does
+// not fail: the scrape's assertions report what is off.
+func settle[S any](t *testing.T, stats func() S, done func(S) bool) {
 	t.Helper()
 	deadline := time.Now().Add(ioTimeout)
 	for {
-		s := srv.Stats()
+		s := stats()
 		if done(s) {
 			return
 		}
@@ -258,7 +258,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 
 	open, messages := int64(conns-closed), uint64(len(sizes))
 	accepted, badRequest := upgradeResult(t, "accepted"), upgradeResult(t, "bad_request")
-	waitSettled(t, srv, func(s server.Stats) bool {
+	settle(t, srv.Stats, func(s server.Stats) bool {
 		return s.ConnectionsOpen == open && s.TCPConnections == open &&
 			s.Upgrades[accepted] == conns && s.Upgrades[badRequest] == 1 &&
 			s.MessagesIn == messages && s.MessagesOut == messages &&

@@ -68,9 +68,9 @@ func read(t *testing.T, conn net.Conn) wireMsg {
 	return m
 }
 
-// post sends a request to the admin server and returns its status,
+// request sends a request to the admin server and returns its status,
 // headers and body.
-func post(t *testing.T, method, url string, body []byte) (int, http.Header, []byte) {
+func request(t *testing.T, method, url string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -110,7 +110,7 @@ func TestPublish(t *testing.T) {
 		{"/publish/news%2Feu?key=k%20one", "k one", []byte(`[1,2]`), `[1,2]`, slash},
 		{"/publish/news/eu", "", []byte(`true`), `true`, slash},
 	} {
-		status, hdr, body := post(t, "POST", adm.URL+tc.path, tc.body)
+		status, hdr, body := request(t, "POST", adm.URL+tc.path, tc.body)
 		if status != 200 || hdr.Get("Content-Type") != "application/json" {
 			t.Fatalf("%s: %d %q %s", tc.path, status, hdr.Get("Content-Type"), body)
 		}
@@ -130,7 +130,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	big := bytes.Repeat([]byte("x"), admin.MaxPublishBody)
-	if status, _, body := post(t, "POST", adm.URL+"/publish/big", big); status != 200 {
+	if status, _, body := request(t, "POST", adm.URL+"/publish/big", big); status != 200 {
 		t.Errorf("body of exactly %d bytes: %d %s", len(big), status, body)
 	}
 	for _, tc := range []struct {
@@ -148,7 +148,7 @@ func TestPublish(t *testing.T) {
 		{"GET", "/publish/md.AAPL", nil, 405},
 		{"PUT", "/publish/md.AAPL", []byte("x"), 405},
 	} {
-		status, hdr, body := post(t, tc.method, adm.URL+tc.path, tc.body)
+		status, hdr, body := request(t, tc.method, adm.URL+tc.path, tc.body)
 		var e struct {
 			Error string `json:"error"`
 		}
@@ -160,12 +160,12 @@ func TestPublish(t *testing.T) {
 		}
 	}
 
-	if _, _, body := post(t, "GET", adm.URL+"/", nil); !strings.Contains(string(body), "/publish/{topic}") {
+	if _, _, body := request(t, "GET", adm.URL+"/", nil); !strings.Contains(string(body), "/publish/{topic}") {
 		t.Errorf("index does not list /publish/{topic}:\n%s", body)
 	}
 
 	_ = hub.Close()
-	if status, _, body := post(t, "POST", adm.URL+"/publish/md.AAPL", []byte("late")); status != 503 {
+	if status, _, body := request(t, "POST", adm.URL+"/publish/md.AAPL", []byte("late")); status != 503 {
 		t.Errorf("publish after the hub closed: %d %s, want 503", status, body)
 	}
 }
@@ -177,19 +177,19 @@ func TestPublishLimits(t *testing.T) {
 	srv := pubsubtest.Start(t, hub)
 	adm := httptest.NewServer(admin.Handler(srv, admin.WithPublisher(hub)))
 	t.Cleanup(adm.Close)
-	if status, _, body := post(t, "POST", adm.URL+"/publish/t", []byte("12345678")); status != 200 {
+	if status, _, body := request(t, "POST", adm.URL+"/publish/t", []byte("12345678")); status != 200 {
 		t.Errorf("8 bytes: %d %s", status, body)
 	}
-	if status, _, body := post(t, "POST", adm.URL+"/publish/t", []byte("123456789")); status != 413 {
+	if status, _, body := request(t, "POST", adm.URL+"/publish/t", []byte("123456789")); status != 413 {
 		t.Errorf("9 bytes over a limit of 8: %d %s, want 413", status, body)
 	}
 
 	plain := httptest.NewServer(admin.Handler(srv))
 	t.Cleanup(plain.Close)
-	if status, _, _ := post(t, "POST", plain.URL+"/publish/t", []byte("x")); status != 404 {
+	if status, _, _ := request(t, "POST", plain.URL+"/publish/t", []byte("x")); status != 404 {
 		t.Errorf("publish without WithPublisher: %d, want 404", status)
 	}
-	if _, _, body := post(t, "GET", plain.URL+"/", nil); strings.Contains(string(body), "/publish/") {
+	if _, _, body := request(t, "GET", plain.URL+"/", nil); strings.Contains(string(body), "/publish/") {
 		t.Errorf("index without WithPublisher lists /publish/:\n%s", body)
 	}
 }

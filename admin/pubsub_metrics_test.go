@@ -103,24 +103,6 @@ func (c *wsClient) expectMessages(t *testing.T, topic string, seq uint64, n int)
 	}
 }
 
-// waitHub polls the hub's Stats until done holds or the deadline passes.
-// It does not fail: the scrape's assertions report what is off.
-func waitHub(t *testing.T, hub *pubsub.Hub, done func(pubsub.Stats) bool) {
-	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		s := hub.Stats()
-		if done(s) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Logf("hub stats did not settle within %v: %+v", ioTimeout, s)
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestPubSubMetricsEndToEnd checks every wsloop_pubsub_* series, and
 // wsloop_fanout_conflated_total, against what real subscribers did and
 // received: publishes through both ways in, deliveries to several
@@ -229,7 +211,7 @@ func TestPubSubMetricsEndToEnd(t *testing.T) {
 
 	publishes := uint64(nPrices + nNews + nMD)
 	deliveries := uint64(2*nPrices + nNews + nMD)
-	waitHub(t, hub, func(s pubsub.Stats) bool { return s.Deliveries == deliveries })
+	settle(t, hub.Stats, func(s pubsub.Stats) bool { return s.Deliveries == deliveries })
 	// The event loops conflate as they take the updates, possibly after
 	// Publish returned: the scrape lies between two reads of the server.
 	conflatedBefore := srv.Stats().Conflated
@@ -268,7 +250,7 @@ func TestPubSubMetricsEndToEnd(t *testing.T) {
 
 	// a leaves: news has no subscriber left, prices keeps three.
 	a.closeNormal(t)
-	waitHub(t, hub, func(s pubsub.Stats) bool { return s.Subscriptions == 4 && s.Topics == 2 })
+	settle(t, hub.Stats, func(s pubsub.Stats) bool { return s.Subscriptions == 4 && s.Topics == 2 })
 	families = scrape(t, adm.URL+"/metrics")
 	check([]want{
 		{"wsloop_pubsub_topics", nil, 2},
