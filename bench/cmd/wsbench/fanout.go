@@ -298,41 +298,22 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 		time.Duration(sp.conns*sp.topics)*5*time.Microsecond
 	runSpan := 300*time.Millisecond + sp.warmup + sp.duration + publishCutoff + publishTimeout + sp.drain
 	inuse0, _ := tcpInUse()
-	var loads []*child
-	defer func() {
-		stopAll(loads, 10*time.Second)
-		for _, l := range loads {
-			if l.stdin != nil {
-				_ = l.stdin.Close()
-			}
-		}
-	}()
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		conns := sp.conns / n
-		if i < sp.conns%n {
-			conns++
-		}
-		args := []string{"-addr", addr, "-path", "/", "-conns", strconv.Itoa(conns),
-			"-src", b.src.take(), "-src-count", strconv.Itoa(cfg.srcCount), "-json",
-			"-mode", "fanout", "-topics", strconv.Itoa(sp.topics),
+	loads, err := b.startLoads(n, sp.conns, addr, func(int) []string {
+		args := []string{"-mode", "fanout", "-topics", strconv.Itoa(sp.topics),
 			"-hold", (connectBudget + runSpan + time.Minute).String()}
 		if strings.HasPrefix(server, "wsloop") {
 			args = append(args, "-subprotocol", cfg.wsloopProto)
-		}
-		if cfg.connectInflight > 0 {
-			args = append(args, "-connect-inflight", strconv.Itoa(cfg.connectInflight))
 		}
 		ct := cfg.connectTimeout
 		if ct == 0 {
 			ct = 30 * time.Second // subscribing is part of connecting
 		}
-		args = append(args, "-connect-timeout", ct.String())
-		c, err := startChild(fmt.Sprintf("wsload#%d", i), b.bins["wsload"], args, b.loadCPU(), os.Environ(), true)
-		if err != nil {
-			return fail(err)
-		}
-		loads = append(loads, c)
+		return append(args, "-connect-timeout", ct.String())
+	})
+	defer stopLoads(loads)
+	if err != nil {
+		return fail(err)
 	}
 	ready, err := b.waitReady(ctx, sp, server, round, loads, procs.alive, start, connectBudget, inuse0)
 	if err != nil {

@@ -413,26 +413,8 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 	// 7,000 connections a second: 1M takes over two minutes.
 	connectBudget := 60*time.Second + time.Duration(sp.conns)*250*time.Microsecond
 	inuse0, _ := tcpInUse()
-	var loads []*child
-	defer func() {
-		stopAll(loads, 10*time.Second)
-		for _, l := range loads {
-			if l.stdin != nil {
-				_ = l.stdin.Close()
-			}
-		}
-	}()
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		conns := sp.conns / n
-		if i < sp.conns%n {
-			conns++
-		}
-		args := []string{"-addr", addr, "-path", "/", "-conns", strconv.Itoa(conns),
-			"-src", b.src.take(), "-src-count", strconv.Itoa(cfg.srcCount), "-json"}
-		if cfg.connectInflight > 0 {
-			args = append(args, "-connect-inflight", strconv.Itoa(cfg.connectInflight))
-		}
+	loads, err := b.startLoads(n, sp.conns, addr, func(conns int) (args []string) {
 		switch {
 		case cfg.connectTimeout > 0:
 			args = append(args, "-connect-timeout", cfg.connectTimeout.String())
@@ -453,11 +435,11 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 			// The hold ends when wsbench closes stdin; -hold only bounds it.
 			args = append(args, "-mode", "idle", "-hold", (sp.hold + connectBudget + 2*time.Minute).String())
 		}
-		c, err := startChild(fmt.Sprintf("wsload#%d", i), b.bins["wsload"], args, b.loadCPU(), os.Environ(), true)
-		if err != nil {
-			return fail(err)
-		}
-		loads = append(loads, c)
+		return args
+	})
+	defer stopLoads(loads)
+	if err != nil {
+		return fail(err)
 	}
 
 	ready, err := b.waitReady(ctx, sp, server, round, loads, alive, start, connectBudget, inuse0)
@@ -640,4 +622,39 @@ func collectResults(loads []*child, budget time.Duration, after string) ([]loadg
 	}
 	merged, hist, err := loadgen.Merge(results)
 	return results, merged, hist, err
+}
+
+// startLoads starts n wsload processes that share total connections to
+// addr, each with the common arguments and what extra adds for its share.
+// It returns those started, also on error; stop them with stopLoads.
+func (b *bench) startLoads(n, total int, addr string, extra func(conns int) []string) ([]*child, error) {
+	var loads []*child
+	for i := 0; i < n; i++ {
+		conns := total / n
+		if i < total%n {
+			conns++
+		}
+		args := []string{"-addr", addr, "-path", "/", "-conns", strconv.Itoa(conns),
+			"-src", b.src.take(), "-src-count", strconv.Itoa(b.cfg.srcCount), "-json"}
+		if b.cfg.connectInflight > 0 {
+			args = append(args, "-connect-inflight", strconv.Itoa(b.cfg.connectInflight))
+		}
+		args = append(args, extra(conns)...)
+		c, err := startChild(fmt.Sprintf("wsload#%d", i), b.bins["wsload"], args, b.loadCPU(), os.Environ(), true)
+		if err != nil {
+			return loads, err
+		}
+		loads = append(loads, c)
+	}
+	return loads, nil
+}
+
+// stopLoads stops the load processes and closes their stdin.
+func stopLoads(loads []*child) {
+	stopAll(loads, 10*time.Second)
+	for _, l := range loads {
+		if l.stdin != nil {
+			_ = l.stdin.Close()
+		}
+	}
 }
