@@ -56,15 +56,8 @@ func subscribe(t *testing.T, srv *server.Server, topic string) net.Conn {
 
 func read(t *testing.T, conn net.Conn) wireMsg {
 	t.Helper()
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, err := wsutil.ReadServerText(conn)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
 	var m wireMsg
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%v: %s", err, b)
-	}
+	pubsubtest.ReadJSON(t, conn, conn, 5*time.Second, &m)
 	return m
 }
 

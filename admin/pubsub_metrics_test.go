@@ -7,7 +7,6 @@ package admin_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -63,15 +62,8 @@ func (c *wsClient) send(t *testing.T, msg string) {
 // receive reads one server message.
 func (c *wsClient) receive(t *testing.T) wireMsg {
 	t.Helper()
-	_ = c.conn.SetDeadline(time.Now().Add(ioTimeout))
-	b, err := wsutil.ReadServerText(c.rw)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
 	var m wireMsg
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%v: %s", err, b)
-	}
+	pubsubtest.ReadJSON(t, c.conn, c.rw, ioTimeout, &m)
 	return m
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -108,14 +109,8 @@ func send(t *testing.T, conn net.Conn, req string) {
 
 func receive(t *testing.T, conn net.Conn) wire {
 	t.Helper()
-	b, err := wsutil.ReadServerText(conn)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
 	var m wire
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%v: %s", err, b)
-	}
+	pubsubtest.ReadJSON(t, conn, conn, 0, &m)
 	return m
 }
 

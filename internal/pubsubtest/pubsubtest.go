@@ -1,16 +1,20 @@
 // Package pubsubtest holds what the tests of several packages need to run
-// a pubsub hub over a real server: the server itself, and a dialer whose
-// small receive buffer makes a client that stops reading back the server
-// up quickly. For tests only.
+// a pubsub hub over a real server: the server itself, a dialer whose small
+// receive buffer makes a client that stops reading back the server up
+// quickly, and a reader of the server's JSON messages. For tests only.
 package pubsubtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
@@ -46,4 +50,24 @@ func SmallReceiveBuffer(ctx context.Context, network, addr string) (net.Conn, er
 		return errors.Join(err, serr)
 	}}
 	return d.DialContext(ctx, network, addr)
+}
+
+// ReadJSON reads one text message of the server from r (the connection,
+// or the dialer's buffered reader in front of it) within timeout (0: no
+// new deadline) and decodes it into v; it fails the test otherwise.
+func ReadJSON(t testing.TB, conn net.Conn, r io.Reader, timeout time.Duration, v any) {
+	t.Helper()
+	if timeout > 0 {
+		_ = conn.SetReadDeadline(time.Now().Add(timeout))
+	}
+	b, err := wsutil.ReadServerText(struct {
+		io.Reader
+		io.Writer
+	}{r, conn})
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
 }

@@ -263,19 +263,12 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	rr = roundResult{Round: round, Server: server, ConnsRequested: sp.conns, ServerProcs: sp.serverProcs, Fanout: fr}
 	b.takeMemMin()
 	defer func() { rr.MemAvailableMin = b.takeMemMin() }()
-	fail := func(err error) roundResult {
-		if cause := context.Cause(ctx); cause != nil {
-			err = fmt.Errorf("%w (run stopped: %v)", err, cause)
-		}
-		rr.Error = err.Error()
-		return rr
-	}
+	fail := failRound(ctx, &rr)
 
-	port, err := freePort()
+	port, addr, err := freeAddr()
 	if err != nil {
 		return fail(err)
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	procs, err := b.startFanoutServers(ctx, sp, server, port)
 	// Servers stop last: after the load processes (deferred later).
 	defer procs.stop()

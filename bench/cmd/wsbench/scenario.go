@@ -363,19 +363,12 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 	rr = roundResult{Round: round, Server: server, ConnsRequested: sp.conns, ServerProcs: sp.serverProcs}
 	b.takeMemMin()
 	defer func() { rr.MemAvailableMin = b.takeMemMin() }()
-	fail := func(err error) roundResult {
-		if cause := context.Cause(ctx); cause != nil {
-			err = fmt.Errorf("%w (run stopped: %v)", err, cause)
-		}
-		rr.Error = err.Error()
-		return rr
-	}
+	fail := failRound(ctx, &rr)
 
-	port, err := freePort()
+	port, addr, err := freeAddr()
 	if err != nil {
 		return fail(err)
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	srvs, err := b.startServers(sp, server, addr)
 	// Servers stop last: after the load processes have closed their
 	// connections (their stop is deferred later, so it runs first).
@@ -657,4 +650,22 @@ func stopLoads(loads []*child) {
 			_ = l.stdin.Close()
 		}
 	}
+}
+
+// failRound returns the round's way out: it records err in *rr, with the
+// cause when the whole run was stopped, and returns *rr.
+func failRound(ctx context.Context, rr *roundResult) func(error) roundResult {
+	return func(err error) roundResult {
+		if cause := context.Cause(ctx); cause != nil {
+			err = fmt.Errorf("%w (run stopped: %v)", err, cause)
+		}
+		rr.Error = err.Error()
+		return *rr
+	}
+}
+
+// freeAddr picks a free loopback port for a round's servers.
+func freeAddr() (int, string, error) {
+	port, err := freePort()
+	return port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
 }
