@@ -1115,9 +1115,13 @@ func edgeRows() []edgeRow {
 				if f.sendErr != nil && !errors.Is(f.sendErr, server.ErrClosed) {
 					t.Errorf("Send accepted %d of %d messages, then %v; want ErrClosed once closed", f.accepted, n, f.sendErr)
 				}
-				if slow == 0 || dropped != 0 || other != 0 {
-					t.Errorf("done callbacks: %d ok, %d ErrDropped, %d ErrSlowConsumer, %d other; want some ErrSlowConsumer only",
-						ok, dropped, slow, other)
+				// The close falls either while frames are still queued
+				// (their callbacks report ErrSlowConsumer) or, when the
+				// loop kept up with the Sends, between two of them (the
+				// next Send is refused).
+				if (slow == 0 && f.sendErr == nil) || dropped != 0 || other != 0 {
+					t.Errorf("done callbacks: %d ok, %d ErrDropped, %d ErrSlowConsumer, %d other, Send error %v; want ErrSlowConsumer or a refused Send, nothing else",
+						ok, dropped, slow, other, f.sendErr)
 				}
 				ce := asCloseError(t, x.h.waitClose(t, "sloth"))
 				if ce.Code != 1008 || ce.Reason != "slow consumer" {
