@@ -1,0 +1,393 @@
+package client
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Subprotocols of wsloop's topic protocol (package pubsub). Offer
+// SubprotocolBinary (WithSubprotocols) for publications decoded without
+// allocation; SubprotocolJSON publications are decoded with encoding/json.
+const (
+	SubprotocolJSON   = "wsloop.json"
+	SubprotocolBinary = "wsloop.bin"
+)
+
+// Position is a place in a topic's stream: the epoch names one run of the
+// topic's history, Seq counts its messages from 1.
+type Position struct {
+	Epoch uint64
+	Seq   uint64
+}
+
+// Publication is one message of a topic. Key and Data are valid only
+// during the OnPublication callback. In SubprotocolJSON, Data is the JSON
+// value of the wire message's "data" (a JSON string when the publisher's
+// payload was not JSON); in SubprotocolBinary it is the payload as is.
+type Publication struct {
+	Topic string
+	Position
+	Key  []byte
+	Data []byte
+}
+
+// Recovery is the outcome of a subscription with a since position.
+type Recovery int
+
+const (
+	// RecoveryNone: a fresh subscription (no since position).
+	RecoveryNone Recovery = iota
+	// RecoveryOK: every message after since follows, no gap, no duplicate.
+	RecoveryOK
+	// RecoveryFailed: since was older than the topic's history or from
+	// another epoch; the stream continues from the current position and
+	// the messages in between are lost (take a fresh snapshot).
+	RecoveryFailed
+)
+
+func (r Recovery) String() string {
+	switch r {
+	case RecoveryOK:
+		return "ok"
+	case RecoveryFailed:
+		return "failed"
+	}
+	return "none"
+}
+
+// SubscribeEvent reports a subscription's answer: the first one, and each
+// automatic resubscription after a reconnection or a gap.
+type SubscribeEvent struct {
+	Topic string
+	// Position is where the stream continues from: the next message has
+	// Seq+1 in Epoch.
+	Position Position
+	Recovery Recovery
+	// Resubscribed is true for automatic resubscriptions.
+	Resubscribed bool
+	// Err is the server's refusal (a *ServerError), if any; the
+	// subscription is then dropped.
+	Err error
+}
+
+// ServerError is an "error" answer of the topic protocol.
+type ServerError struct {
+	Code, Message string
+}
+
+func (e *ServerError) Error() string { return "wsloop: " + e.Code + ": " + e.Message }
+
+// SubscribeOptions configure a subscription. The callbacks run on the
+// client's goroutine.
+type SubscribeOptions struct {
+	// Conflate asks the server for conflation (latest value per key while
+	// this connection is behind); sequence gaps are then expected and not
+	// reported or healed.
+	Conflate bool
+	// Since starts with recovery from a known position.
+	Since *Position
+	// OnPublication receives every publication in sequence order, with no
+	// gap and no duplicate within an epoch unless a SubscribeEvent reports
+	// RecoveryFailed or OnGap reports one.
+	OnPublication func(*Client, *Publication)
+	// OnSubscribed receives each subscription answer (recovery outcome).
+	OnSubscribed func(*Client, SubscribeEvent)
+	// OnGap reports a sequence gap seen on a live subscription (e.g. the
+	// server dropped messages for a slow connection): last is the last
+	// position delivered, got the one that arrived. The client heals it by
+	// resubscribing from last; the outcome follows in OnSubscribed.
+	OnGap func(c *Client, topic string, last, got Position)
+}
+
+// subscription state; fields other than topic and opts are owned by the
+// client's goroutine once the subscription is in Client.subs.
+type subscription struct {
+	topic  string
+	opts   SubscribeOptions
+	last   Position
+	have   bool // last is meaningful
+	active bool // the answer arrived; publications are expected
+	resub  bool // the pending answer is an automatic resubscription
+	reqID  uint64
+	pub    Publication
+}
+
+// Subscribe subscribes to topic. If connected, the request is sent now;
+// otherwise on the next connection. After each reconnection the client
+// resubscribes with since = the last position it delivered. Subscribe
+// returns ErrSubscribed if topic is already subscribed; the server's
+// answer (or refusal) arrives in opts.OnSubscribed.
+func (c *Client) Subscribe(topic string, opts SubscribeOptions) error {
+	s := &subscription{topic: topic, opts: opts, pub: Publication{Topic: topic}}
+	if opts.Since != nil {
+		s.last, s.have = *opts.Since, true
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if _, ok := c.subs[topic]; ok {
+		c.mu.Unlock()
+		return ErrSubscribed
+	}
+	c.subs[topic] = s
+	cn := c.cn
+	var flush bool
+	var err error
+	if cn != nil {
+		flush, err = c.requestLocked(cn, s, false)
+	}
+	c.mu.Unlock()
+	if flush {
+		cn.wr.flush()
+	}
+	return err
+}
+
+// Unsubscribe ends a subscription; no publication of topic is delivered
+// after it returns... except one being delivered concurrently on the
+// client's goroutine.
+func (c *Client) Unsubscribe(topic string) error {
+	c.mu.Lock()
+	if _, ok := c.subs[topic]; !ok {
+		c.mu.Unlock()
+		return ErrNotSubscribed
+	}
+	delete(c.subs, topic)
+	cn := c.cn
+	c.mu.Unlock()
+	if cn == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.reqID++
+	id := c.reqID
+	c.mu.Unlock()
+	b := []byte(`{"op":"unsubscribe","topic":`)
+	b = strconv.AppendQuote(b, topic)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, '}')
+	return cn.sendData(Text, b, nil)
+}
+
+// requestLocked queues a subscribe request for s on cn (c.mu held).
+func (c *Client) requestLocked(cn *conn, s *subscription, resub bool) (bool, error) {
+	c.reqID++
+	s.reqID, s.resub, s.active = c.reqID, resub, false
+	b := appendSubscribe(nil, s)
+	return cn.wr.enqueue(newFrame(1, false, b), nil, true)
+}
+
+// resubscribeLocked queues a subscribe for every topic on a new
+// connection (c.mu held).
+func (c *Client) resubscribeLocked(cn *conn) bool {
+	flush := false
+	for _, s := range c.subs {
+		f, _ := c.requestLocked(cn, s, s.have)
+		flush = flush || f
+	}
+	return flush
+}
+
+func appendSubscribe(b []byte, s *subscription) []byte {
+	b = append(b, `{"op":"subscribe","topic":`...)
+	b = strconv.AppendQuote(b, s.topic)
+	if s.have {
+		b = fmt.Appendf(b, `,"since":{"epoch":"%016x","seq":%d}`, s.last.Epoch, s.last.Seq)
+	}
+	if s.opts.Conflate {
+		b = append(b, `,"conflate":true`...)
+	}
+	b = append(b, `,"id":`...)
+	b = strconv.AppendUint(b, s.reqID, 10)
+	return append(b, '}')
+}
+
+// answer is a JSON message of the topic protocol.
+type answer struct {
+	Op       string          `json:"op"`
+	ID       json.RawMessage `json:"id"`
+	Topic    string          `json:"topic"`
+	Epoch    string          `json:"epoch"`
+	Seq      uint64          `json:"seq"`
+	Key      string          `json:"key"`
+	Data     json.RawMessage `json:"data"`
+	Recovery string          `json:"recovery"`
+	Code     string          `json:"code"`
+	Message  string          `json:"message"`
+}
+
+// topicMode reports whether cn speaks the topic protocol.
+func (c *Client) topicMode(cn *conn) bool {
+	if cn.proto == SubprotocolJSON || cn.proto == SubprotocolBinary {
+		return true
+	}
+	c.mu.Lock()
+	n := len(c.subs)
+	c.mu.Unlock()
+	return cn.proto == "" && n > 0
+}
+
+// dispatch delivers one message (on the client's goroutine).
+func (c *Client) dispatch(cn *conn, t MessageType, data []byte) {
+	if c.topicMode(cn) {
+		if t == Binary && cn.proto == SubprotocolBinary && len(data) > 0 && data[0] == 0x01 {
+			if c.binaryPublication(cn, data) {
+				return
+			}
+		}
+		if t == Text && len(data) > 7 && string(data[:7]) == `{"op":"` {
+			if c.jsonAnswer(cn, data) {
+				return
+			}
+		}
+	}
+	if c.cfg.onMessage != nil {
+		c.cfg.onMessage(c, Message{Type: t, Data: data})
+	}
+}
+
+func (c *Client) lookup(topic []byte) *subscription {
+	c.mu.Lock()
+	s := c.subs[string(topic)]
+	c.mu.Unlock()
+	return s
+}
+
+// binaryPublication decodes a SubprotocolBinary publication.
+func (c *Client) binaryPublication(cn *conn, b []byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	tl := int(b[1])
+	if len(b) < 2+tl+17 {
+		return false
+	}
+	topic := b[2 : 2+tl]
+	p := b[2+tl:]
+	pos := Position{Epoch: binary.BigEndian.Uint64(p), Seq: binary.BigEndian.Uint64(p[8:])}
+	kl := int(p[16])
+	if len(p) < 17+kl {
+		return false
+	}
+	s := c.lookup(topic)
+	if s == nil {
+		return true // unsubscribed meanwhile
+	}
+	c.publish(cn, s, pos, p[17:17+kl], p[17+kl:])
+	return true
+}
+
+// jsonAnswer handles a JSON message of the topic protocol.
+func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
+	var a answer
+	if json.Unmarshal(b, &a) != nil {
+		return false
+	}
+	switch a.Op {
+	case "msg":
+		e, err := strconv.ParseUint(a.Epoch, 16, 64)
+		if err != nil {
+			return false
+		}
+		s := c.lookup([]byte(a.Topic))
+		if s != nil {
+			c.publish(cn, s, Position{e, a.Seq}, []byte(a.Key), a.Data)
+		}
+		return true
+	case "subscribed":
+		e, err := strconv.ParseUint(a.Epoch, 16, 64)
+		if err != nil {
+			return false
+		}
+		s := c.lookup([]byte(a.Topic))
+		if s == nil {
+			return true
+		}
+		ev := SubscribeEvent{Topic: s.topic, Position: Position{e, a.Seq}, Resubscribed: s.resub}
+		switch a.Recovery {
+		case "ok":
+			ev.Recovery = RecoveryOK
+		case "failed":
+			ev.Recovery = RecoveryFailed
+		}
+		s.last, s.have, s.active = ev.Position, true, true
+		if s.opts.OnSubscribed != nil {
+			s.opts.OnSubscribed(c, ev)
+		}
+		return true
+	case "unsubscribed":
+		return true
+	case "error":
+		id, _ := strconv.ParseUint(string(a.ID), 10, 64)
+		serr := &ServerError{Code: a.Code, Message: a.Message}
+		var s *subscription
+		c.mu.Lock()
+		for _, x := range c.subs {
+			if x.reqID == id && id != 0 {
+				s = x
+				delete(c.subs, x.topic)
+				break
+			}
+		}
+		c.mu.Unlock()
+		if s != nil && s.opts.OnSubscribed != nil {
+			s.opts.OnSubscribed(c, SubscribeEvent{Topic: s.topic, Resubscribed: s.resub, Err: serr})
+		} else if s == nil {
+			c.report(serr)
+		}
+		return true
+	}
+	return false
+}
+
+// publish checks a publication's sequence and delivers it.
+func (c *Client) publish(cn *conn, s *subscription, pos Position, key, data []byte) {
+	if !s.active {
+		return // the answer to a (re)subscribe is still to come
+	}
+	if s.have && pos.Epoch == s.last.Epoch {
+		if pos.Seq <= s.last.Seq {
+			return // duplicate
+		}
+		if pos.Seq != s.last.Seq+1 && !s.opts.Conflate {
+			if s.opts.OnGap != nil {
+				s.opts.OnGap(c, s.topic, s.last, pos)
+			}
+			c.heal(cn, s)
+			return
+		}
+	} else if s.have && !s.opts.Conflate {
+		if s.opts.OnGap != nil {
+			s.opts.OnGap(c, s.topic, s.last, pos)
+		}
+		c.heal(cn, s)
+		return
+	}
+	s.last, s.have = pos, true
+	if s.opts.OnPublication != nil {
+		s.pub.Position, s.pub.Key, s.pub.Data = pos, key, data
+		s.opts.OnPublication(c, &s.pub)
+		s.pub.Key, s.pub.Data = nil, nil
+	}
+}
+
+// heal resubscribes s from its last position after a gap: unsubscribe and
+// subscribe-with-since go out back to back; publications are dropped
+// until the new answer.
+func (c *Client) heal(cn *conn, s *subscription) {
+	b := []byte(`{"op":"unsubscribe","topic":`)
+	b = strconv.AppendQuote(b, s.topic)
+	b = append(b, '}')
+	_ = cn.sendData(Text, b, nil)
+	c.mu.Lock()
+	flush, _ := c.requestLocked(cn, s, true)
+	c.mu.Unlock()
+	if flush {
+		cn.wr.flush()
+	}
+}
