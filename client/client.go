@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"sync"
-	"time"
 )
 
 // Client is a WebSocket connection that reconnects by itself. Create it
@@ -87,10 +86,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.cancel()
 	if cn != nil {
-		cn.sendClose(1000, "")
-		// The server answers with its close frame and TCP FIN; do not
-		// wait for ever if it does not.
-		time.AfterFunc(2*time.Second, func() { _ = cn.nc.Close() })
+		cn.closeGracefully()
 	}
 	if !started {
 		close(c.done)

@@ -58,6 +58,16 @@ func (cn *conn) sendClose(code int, reason string) {
 	_ = cn.wr.send(newFrame(ws.OpClose, false, body[:n]), nil, true)
 }
 
+// closeGracefully starts the closing handshake (1000); the server
+// answers with its close frame and FIN, and the connection is dropped
+// after closeWait if it does not.
+func (cn *conn) closeGracefully() {
+	cn.sendClose(1000, "")
+	time.AfterFunc(closeWait, func() { _ = cn.nc.Close() })
+}
+
+const closeWait = 2 * time.Second
+
 // readLoop reads and dispatches messages until the connection fails or
 // closes, and returns why.
 func (cn *conn) readLoop() error {

@@ -56,20 +56,25 @@ func (c *Client) run(cn *conn) {
 // resubscribed, OnOpen runs, then it is read until it ends.
 func (c *Client) serve(cn *conn) error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		cn.shutdown(ErrClosed)
-		return ErrClosed
-	}
 	c.cn = cn
-	flush := c.resubscribeLocked(cn)
+	closed := c.closed
+	flush := false
+	if !closed {
+		flush = c.resubscribeLocked(cn)
+	}
 	c.mu.Unlock()
 	if flush {
 		cn.wr.flush()
 	}
-	cn.hb.start(cn)
-	if c.cfg.onOpen != nil {
-		c.cfg.onOpen(c)
+	if closed {
+		// Close came first: finish the closing handshake on this
+		// connection.
+		cn.closeGracefully()
+	} else {
+		cn.hb.start(cn)
+		if c.cfg.onOpen != nil {
+			c.cfg.onOpen(c)
+		}
 	}
 	err := cn.readLoop()
 	c.mu.Lock()
