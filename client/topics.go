@@ -111,6 +111,7 @@ type subscription struct {
 	active bool // the answer arrived; publications are expected
 	resub  bool // the pending answer is an automatic resubscription
 	reqID  uint64
+	on     *conn // the connection the last request went out on
 	pub    Publication
 }
 
@@ -177,7 +178,7 @@ func (c *Client) Unsubscribe(topic string) error {
 // requestLocked queues a subscribe request for s on cn (c.mu held).
 func (c *Client) requestLocked(cn *conn, s *subscription, resub bool) (bool, error) {
 	c.reqID++
-	s.reqID, s.resub, s.active = c.reqID, resub, false
+	s.reqID, s.resub, s.active, s.on = c.reqID, resub, false, cn
 	b := appendSubscribe(nil, s)
 	return cn.wr.enqueue(newFrame(1, false, b), nil, true)
 }
@@ -187,6 +188,9 @@ func (c *Client) requestLocked(cn *conn, s *subscription, resub bool) (bool, err
 func (c *Client) resubscribeLocked(cn *conn) bool {
 	flush := false
 	for _, s := range c.subs {
+		if s.on == cn {
+			continue // Subscribe already sent it on cn
+		}
 		f, _ := c.requestLocked(cn, s, s.have)
 		flush = flush || f
 	}
