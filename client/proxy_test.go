@@ -15,6 +15,7 @@ type proxy struct {
 	ln     net.Listener
 	target string
 	frozen atomic.Bool
+	refuse atomic.Bool
 	mu     sync.Mutex
 	conns  []net.Conn
 	count  atomic.Int64 // accepted connections
@@ -41,6 +42,10 @@ func (p *proxy) serve() {
 			return
 		}
 		p.count.Add(1)
+		if p.refuse.Load() {
+			_ = a.Close()
+			continue
+		}
 		b, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = a.Close()
@@ -76,6 +81,9 @@ func (p *proxy) pipe(dst, src net.Conn) {
 
 // Freeze makes every current and future connection a black hole.
 func (p *proxy) Freeze(on bool) { p.frozen.Store(on) }
+
+// Refuse makes new connections close at once (the server is "down").
+func (p *proxy) Refuse(on bool) { p.refuse.Store(on) }
 
 // Cut closes every proxied connection.
 func (p *proxy) Cut() {

@@ -179,11 +179,11 @@ func TestTopicsRecoveryFailed(t *testing.T) {
 	waitFor(t, "5 messages", 2*time.Second, func() bool { return rec.count() == 5 })
 
 	// Cut and keep the client out while 50 messages (> history 10) go by.
-	px.Freeze(true)
+	px.Refuse(true)
 	px.Cut()
 	waitFor(t, "disconnect", 2*time.Second, func() bool { return !c.Connected() })
 	pub(6, 55)
-	px.Freeze(false)
+	px.Refuse(false)
 	waitFor(t, "resubscription", 5*time.Second, func() bool { _, n := rec.lastEvent(); return n == 2 })
 	ev, _ := rec.lastEvent()
 	if ev.Recovery != client.RecoveryFailed || !ev.Resubscribed || ev.Position.Seq != 55 {
