@@ -173,6 +173,9 @@ func (cn *conn) readLoop() error {
 // readErr maps a read error: a timeout with the heartbeat on is a missing
 // pong.
 func (cn *conn) readErr(err error) error {
+	if werr := cn.wr.failure(); werr != nil && werr != ErrClosed {
+		return werr // the writer failed and closed the socket
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() && cn.c.cfg.pingInterval > 0 && !cn.closing.Load() {
 		return ErrPongTimeout

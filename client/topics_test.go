@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,7 +44,8 @@ func (r *recorder) options() client.SubscribeOptions {
 		OnPublication: func(_ *client.Client, p *client.Publication) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if string(p.Data) != strconv.FormatUint(p.Seq, 10) || string(p.Key) != "k" {
+			seq := strconv.FormatUint(p.Seq, 10)
+			if (string(p.Data) != seq && !strings.HasPrefix(string(p.Data), seq+"|")) || string(p.Key) != "k" {
 				r.badData++
 			}
 			r.seqs = append(r.seqs, p.Seq)

@@ -114,6 +114,13 @@ func (w *writer) flush() {
 	w.mu.Unlock()
 }
 
+// failure returns the error that failed the writer, if any.
+func (w *writer) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // fail makes every later write fail with err and fails what is queued.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
