@@ -88,8 +88,12 @@ func (w *writer) flush() {
 			err = w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
 		}
 		if err == nil {
-			vec := w.vec // WriteTo consumes its receiver
-			_, err = vec.WriteTo(w.nc)
+			if len(w.vec) == 1 {
+				_, err = w.nc.Write(w.vec[0])
+			} else {
+				vec := w.vec // WriteTo consumes its receiver
+				_, err = vec.WriteTo(w.nc)
+			}
 		}
 		clear(w.vec[:cap(w.vec)])
 		for i := range batch {
