@@ -25,6 +25,13 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if cfg.compress {
 		d.Extensions = append(d.Extensions, deflateOffer.Option())
 	}
+	if cfg.dialTimeout > 0 {
+		// ws.Dialer.Timeout bounds only the TCP connect when ctx is not
+		// context.Background; the context's deadline bounds the upgrade.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.dialTimeout)
+		defer cancel()
+	}
 	nc, br, hs, err := d.Dial(ctx, c.url)
 	if err != nil {
 		return nil, err

@@ -21,8 +21,10 @@ func TestHeartbeatHalfOpen(t *testing.T) {
 		client.WithHeartbeat(100*time.Millisecond, 200*time.Millisecond),
 		client.WithDialTimeout(300*time.Millisecond), // attempts into the black hole time out
 		client.WithReconnect(10*time.Millisecond, 50*time.Millisecond),
-		client.OnOpen(func(*client.Client) { opens.Add(1) }),
+		client.OnOpen(func(*client.Client) { opens.Add(1); t.Logf("open") }),
+		client.OnError(func(_ *client.Client, err error) { t.Logf("attempt: %v", err) }),
 		client.OnClose(func(_ *client.Client, err error) {
+			t.Logf("close: %v", err)
 			if errors.Is(err, client.ErrPongTimeout) {
 				pongTimeouts.Add(1)
 			}
@@ -54,6 +56,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	got := make(chan string, 16)
 	c, err := client.Dial(context.Background(), "ws://"+addr+"/",
 		client.WithReconnect(20*time.Millisecond, 200*time.Millisecond),
+		client.WithDialTimeout(500*time.Millisecond), // a draining server may not answer
 		client.OnOpen(func(*client.Client) { opens.Add(1) }),
 		client.OnClose(func(*client.Client, error) { closes.Add(1) }),
 		client.OnError(func(*client.Client, error) { dialErrors.Add(1) }),

@@ -160,6 +160,7 @@ func TestTopicsRecoveryFailed(t *testing.T) {
 	var rec recorder
 	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
 		client.WithSubprotocols(client.SubprotocolBinary),
+		client.WithDialTimeout(500*time.Millisecond), // a draining server may not answer
 		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
