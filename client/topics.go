@@ -47,6 +47,7 @@ const (
 	RecoveryFailed
 )
 
+// String returns "none", "ok" or "failed", as on the wire.
 func (r Recovery) String() string {
 	switch r {
 	case RecoveryOK:
@@ -77,6 +78,7 @@ type ServerError struct {
 	Code, Message string
 }
 
+// Error implements error.
 func (e *ServerError) Error() string { return "wsloop: " + e.Code + ": " + e.Message }
 
 // SubscribeOptions configure a subscription. The callbacks run on the

@@ -28,6 +28,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *CloseError) Error() string {
 	return "websocket: close " + strconv.Itoa(e.Code) + " " + e.Reason
 }
