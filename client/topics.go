@@ -195,4 +195,3 @@ func (c *Client) resubscribeLocked(cn *conn) bool {
 	}
 	return flush
 }
-
