@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,5 +223,79 @@ func TestTopicsRecoveryFailed(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.epochs) != 2 || rec.gaps != 0 || rec.badData != 0 {
 		t.Fatalf("epochs %d gaps %d bad %d", len(rec.epochs), rec.gaps, rec.badData)
+	}
+}
+
+// The server shuts down (1001 Going Away to every client) while the
+// publisher keeps publishing into the same history, and a new server takes
+// the port (a rolling restart with history that outlives the process, as
+// with NATS): the client reconnects and recovers every message.
+func TestTopicsRecoverAcrossServerRestart(t *testing.T) {
+	hub := pubsub.New(pubsub.WithHistory(100000, time.Minute))
+	t.Cleanup(func() { _ = hub.Close() })
+	serve := func(addr string) *server.Server {
+		srv := server.New(hub, server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary))
+		if err := srv.Start(addr); err != nil {
+			return nil
+		}
+		t.Cleanup(func() { shutdown(srv) })
+		return srv
+	}
+	srv := serve("127.0.0.1:0")
+	addr := srv.Addr()
+	var rec recorder
+	var closes atomic.Value
+	c, err := client.Dial(context.Background(), "ws://"+addr+"/",
+		client.WithSubprotocols(client.SubprotocolBinary),
+		client.WithDialTimeout(500*time.Millisecond),
+		client.WithReconnect(10*time.Millisecond, 100*time.Millisecond),
+		client.OnClose(func(_ *client.Client, err error) { closes.Store(err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const topic = "md.ROLL"
+	if err := c.Subscribe(topic, rec.options()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscribed", 2*time.Second, func() bool { _, n := rec.lastEvent(); return n == 1 })
+	const total = 2000
+	var seq atomic.Int64
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for i := 1; i <= total; i++ {
+			if _, err := hub.Publish(topic, "k", []byte(strconv.Itoa(i))); err != nil {
+				t.Error(err)
+				return
+			}
+			seq.Store(int64(i))
+			if i%10 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	waitFor(t, "progress", 5*time.Second, func() bool { return seq.Load() >= total/3 })
+	shutdown(srv)
+	waitFor(t, "restart", 3*time.Second, func() bool { return serve(addr) != nil })
+	waitFor(t, "recovery", 5*time.Second, func() bool {
+		ev, n := rec.lastEvent()
+		return n == 2 && ev.Recovery == client.RecoveryOK
+	})
+	<-pubDone
+	waitFor(t, "every message", 5*time.Second, func() bool { return rec.count() >= total })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i, s := range rec.seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("message %d has seq %d", i, s)
+		}
+	}
+	if len(rec.seqs) != total || rec.gaps != 0 {
+		t.Fatalf("%d messages, %d gaps", len(rec.seqs), rec.gaps)
+	}
+	var ce *client.CloseError
+	if err, _ := closes.Load().(error); !errors.As(err, &ce) || ce.Code != 1001 {
+		t.Fatalf("closed with %v, want 1001", closes.Load())
 	}
 }
