@@ -96,7 +96,9 @@ type SubscribeOptions struct {
 	// OnGap reports a sequence gap seen on a live subscription (e.g. the
 	// server dropped messages for a slow connection): last is the last
 	// position delivered, got the one that arrived. The client heals it by
-	// resubscribing from last; the outcome follows in OnSubscribed.
+	// resubscribing from last; the outcome follows in OnSubscribed. A gap
+	// shows only when a later message arrives: messages lost at the tail
+	// of a burst stay unnoticed until the topic publishes again.
 	OnGap func(c *Client, topic string, last, got Position)
 }
 
