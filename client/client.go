@@ -73,7 +73,9 @@ func (c *Client) Start() error {
 
 // Close sends a close frame (1000), stops reconnecting and ends the
 // client; OnClose follows on the client's goroutine, then Done is closed.
-// It does not wait (so callbacks may call it); wait on Done for that.
+// It does not wait for the client to stop (so callbacks may call it);
+// wait on Done for that. Writing the close frame may take up to
+// WithWriteTimeout when the peer does not read.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
