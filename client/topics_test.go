@@ -1,0 +1,301 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsloop/wsloop/client"
+	"github.com/wsloop/wsloop/pubsub"
+	"github.com/wsloop/wsloop/server"
+)
+
+// startHub serves a pubsub hub on addr until cleanup.
+func startHub(t testing.TB, addr string, hopts []pubsub.Option, sopts ...server.Option) (*pubsub.Hub, *server.Server) {
+	t.Helper()
+	hub := pubsub.New(hopts...)
+	sopts = append([]server.Option{server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary)}, sopts...)
+	srv := server.New(hub, sopts...)
+	if err := srv.Start(addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(srv); _ = hub.Close() })
+	return hub, srv
+}
+
+// recorder checks a subscription's stream: every seq once, in order.
+type recorder struct {
+	mu       sync.Mutex
+	t        testing.TB
+	seqs     []uint64
+	epochs   map[uint64]bool
+	events   []client.SubscribeEvent
+	gaps     int
+	badData  int
+	lastData string
+}
+
+func (r *recorder) options() client.SubscribeOptions {
+	return client.SubscribeOptions{
+		OnPublication: func(_ *client.Client, p *client.Publication) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			seq := strconv.FormatUint(p.Seq, 10)
+			if (string(p.Data) != seq && !strings.HasPrefix(string(p.Data), seq+"|")) || string(p.Key) != "k" {
+				r.badData++
+			}
+			r.seqs = append(r.seqs, p.Seq)
+			if r.epochs == nil {
+				r.epochs = map[uint64]bool{}
+			}
+			r.epochs[p.Epoch] = true
+		},
+		OnSubscribed: func(_ *client.Client, ev client.SubscribeEvent) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.events = append(r.events, ev)
+		},
+		OnGap: func(*client.Client, string, client.Position, client.Position) {
+			r.mu.Lock()
+			r.gaps++
+			r.mu.Unlock()
+		},
+	}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seqs)
+}
+
+func (r *recorder) lastEvent() (client.SubscribeEvent, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.events) == 0 {
+		return client.SubscribeEvent{}, 0
+	}
+	return r.events[len(r.events)-1], len(r.events)
+}
+
+func TestTopicsRecoverAfterCut(t *testing.T) {
+	for _, proto := range []string{client.SubprotocolBinary, client.SubprotocolJSON} {
+		t.Run(proto, func(t *testing.T) {
+			hub, srv := startHub(t, "127.0.0.1:0", []pubsub.Option{pubsub.WithHistory(100000, time.Minute)})
+			px := newProxy(t, srv.Addr())
+			var rec recorder
+			c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
+				client.WithSubprotocols(proto),
+				client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := c.Subprotocol(); got != proto {
+				t.Fatalf("subprotocol %q", got)
+			}
+			const topic = "md.TEST"
+			if err := c.Subscribe(topic, rec.options()); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "subscribed", 2*time.Second, func() bool { _, n := rec.lastEvent(); return n == 1 })
+
+			// The publisher keeps publishing while the connection is cut
+			// three times.
+			const total = 3000
+			var seq atomic.Uint64
+			pubDone := make(chan struct{})
+			go func() {
+				defer close(pubDone)
+				for i := 1; i <= total; i++ {
+					if _, err := hub.Publish(topic, "k", []byte(strconv.Itoa(i))); err != nil {
+						t.Error(err)
+						return
+					}
+					seq.Store(uint64(i))
+					if i%10 == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}()
+			for cut := 1; cut <= 3; cut++ {
+				waitFor(t, "progress", 5*time.Second, func() bool { return seq.Load() >= uint64(cut*total/4) })
+				px.Cut()
+				waitFor(t, "recovery", 5*time.Second, func() bool {
+					ev, n := rec.lastEvent()
+					return n == cut+1 && ev.Recovery == client.RecoveryOK && ev.Resubscribed
+				})
+			}
+			<-pubDone
+			waitFor(t, "every message", 5*time.Second, func() bool { return rec.count() >= total })
+			time.Sleep(50 * time.Millisecond)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.seqs) != total {
+				t.Fatalf("got %d messages, want %d", len(rec.seqs), total)
+			}
+			for i, s := range rec.seqs {
+				if s != uint64(i+1) {
+					t.Fatalf("message %d has seq %d", i, s)
+				}
+			}
+			if rec.badData != 0 || rec.gaps != 0 || len(rec.epochs) != 1 {
+				t.Fatalf("bad data %d, gaps %d, epochs %d", rec.badData, rec.gaps, len(rec.epochs))
+			}
+			t.Logf("%d messages across 3 cuts, %d subscription answers: %+v", total, len(rec.events), rec.events)
+		})
+	}
+}
+
+// Beyond the history window, and after a server restart (new epoch), the
+// resubscription reports RecoveryFailed and the stream continues live.
+func TestTopicsRecoveryFailed(t *testing.T) {
+	hub, srv := startHub(t, "127.0.0.1:0", []pubsub.Option{pubsub.WithHistory(10, time.Minute)})
+	addr := srv.Addr()
+	px := newProxy(t, addr)
+	var rec recorder
+	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
+		client.WithSubprotocols(client.SubprotocolBinary),
+		client.WithDialTimeout(500*time.Millisecond), // a draining server may not answer
+		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const topic = "md.GAP"
+	if err := c.Subscribe(topic, rec.options()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscribed", 2*time.Second, func() bool { _, n := rec.lastEvent(); return n == 1 })
+	pub := func(from, to int) {
+		for i := from; i <= to; i++ {
+			if _, err := hub.Publish(topic, "k", []byte(strconv.Itoa(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pub(1, 5)
+	waitFor(t, "5 messages", 2*time.Second, func() bool { return rec.count() == 5 })
+
+	// Cut and keep the client out while 50 messages (> history 10) go by.
+	px.Refuse(true)
+	px.Cut()
+	waitFor(t, "disconnect", 2*time.Second, func() bool { return !c.Connected() })
+	pub(6, 55)
+	px.Refuse(false)
+	waitFor(t, "resubscription", 5*time.Second, func() bool { _, n := rec.lastEvent(); return n == 2 })
+	ev, _ := rec.lastEvent()
+	if ev.Recovery != client.RecoveryFailed || !ev.Resubscribed || ev.Position.Seq != 55 {
+		t.Fatalf("beyond history: %+v", ev)
+	}
+	pub(56, 60)
+	waitFor(t, "live messages", 2*time.Second, func() bool { return rec.count() == 10 })
+
+	// A restart: a new hub on the same port has a new epoch.
+	shutdown(srv)
+	_ = hub.Close()
+	var hub2 *pubsub.Hub
+	waitFor(t, "restart", 3*time.Second, func() bool {
+		h := pubsub.New()
+		s := server.New(h, server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary))
+		if s.Start(addr) != nil {
+			return false
+		}
+		hub2 = h
+		t.Cleanup(func() { shutdown(s); _ = h.Close() })
+		return true
+	})
+	waitFor(t, "resubscription after restart", 5*time.Second, func() bool { _, n := rec.lastEvent(); return n == 3 })
+	ev, _ = rec.lastEvent()
+	if ev.Recovery != client.RecoveryFailed || ev.Position.Seq != 0 {
+		t.Fatalf("after restart: %+v", ev)
+	}
+	if _, err := hub2.Publish(topic, "k", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "message of the new epoch", 2*time.Second, func() bool { return rec.count() == 11 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.epochs) != 2 || rec.gaps != 0 || rec.badData != 0 {
+		t.Fatalf("epochs %d gaps %d bad %d", len(rec.epochs), rec.gaps, rec.badData)
+	}
+}
+
+// The server shuts down (1001 Going Away to every client) while the
+// publisher keeps publishing into the same history, and a new server takes
+// the port (a rolling restart with history that outlives the process, as
+// with NATS): the client reconnects and recovers every message.
+func TestTopicsRecoverAcrossServerRestart(t *testing.T) {
+	hub := pubsub.New(pubsub.WithHistory(100000, time.Minute))
+	t.Cleanup(func() { _ = hub.Close() })
+	serve := func(addr string) *server.Server {
+		srv := server.New(hub, server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary))
+		if err := srv.Start(addr); err != nil {
+			return nil
+		}
+		t.Cleanup(func() { shutdown(srv) })
+		return srv
+	}
+	srv := serve("127.0.0.1:0")
+	addr := srv.Addr()
+	var rec recorder
+	var closes atomic.Value
+	c, err := client.Dial(context.Background(), "ws://"+addr+"/",
+		client.WithSubprotocols(client.SubprotocolBinary),
+		client.WithDialTimeout(500*time.Millisecond),
+		client.WithReconnect(10*time.Millisecond, 100*time.Millisecond),
+		client.OnClose(func(_ *client.Client, err error) { closes.Store(err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const topic = "md.ROLL"
+	if err := c.Subscribe(topic, rec.options()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscribed", 2*time.Second, func() bool { _, n := rec.lastEvent(); return n == 1 })
+	const total = 2000
+	var seq atomic.Int64
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for i := 1; i <= total; i++ {
+			if _, err := hub.Publish(topic, "k", []byte(strconv.Itoa(i))); err != nil {
+				t.Error(err)
+				return
+			}
+			seq.Store(int64(i))
+			if i%10 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	waitFor(t, "progress", 5*time.Second, func() bool { return seq.Load() >= total/3 })
+	shutdown(srv)
+	waitFor(t, "restart", 3*time.Second, func() bool { return serve(addr) != nil })
+	waitFor(t, "recovery", 5*time.Second, func() bool {
+		ev, n := rec.lastEvent()
+		return n == 2 && ev.Recovery == client.RecoveryOK
+	})
+	<-pubDone
+	waitFor(t, "every message", 5*time.Second, func() bool { return rec.count() >= total })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i, s := range rec.seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("message %d has seq %d", i, s)
+		}
+	}
+	if len(rec.seqs) != total || rec.gaps != 0 {
+		t.Fatalf("%d messages, %d gaps", len(rec.seqs), rec.gaps)
+	}
+	var ce *client.CloseError
+	if err, _ := closes.Load().(error); !errors.As(err, &ce) || ce.Code != 1001 {
+		t.Fatalf("closed with %v, want 1001", closes.Load())
+	}
+}
