@@ -59,6 +59,16 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	if err != nil {
 		return err
 	}
+	w, err := workerFromEnv(lookupEnv)
+	if err != nil {
+		return err
+	}
+	if w != nil {
+		f.reusePort = true
+		logger = logger.With("slot", w.slot, "gen", w.gen)
+	} else if f.procs > 1 {
+		return supervise(f, args, logger, stop)
+	}
 	opts, err := f.options(logger)
 	if err != nil {
 		return err
@@ -106,9 +116,22 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	defer stopFeed()
 	feedDone := make(chan error, 1)
-	if f.mode == "feed" {
+	if f.mode == "feed" && (w == nil || w.feed != "off") {
 		cfg := feed.Config{Symbols: f.feedSymbols, Rate: f.feedRate, Logger: logger}
-		go func() { feedDone <- feed.Run(feedCtx, a.hub, cfg) }()
+		open := make(chan struct{})
+		close(open)
+		var gate <-chan struct{} = open
+		if w != nil {
+			gate = w.feedGate()
+		}
+		go func() {
+			select {
+			case <-gate:
+				feedDone <- feed.Run(feedCtx, a.hub, cfg)
+			case <-feedCtx.Done():
+				feedDone <- nil
+			}
+		}()
 	} else {
 		feedDone <- nil
 	}
@@ -121,6 +144,17 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	if started != nil {
 		started(srv, adminAddr)
 	}
+	var supervisorLost <-chan struct{} // nil unless supervised
+	if w != nil {
+		if adminLog == "" {
+			adminLog = "-"
+		}
+		w.report("ready %s %s", srv.Addr(), adminLog)
+		reporting := make(chan struct{})
+		defer close(reporting)
+		go w.reportConns(srv.Connections, reporting)
+		supervisorLost = w.lost
+	}
 
 	select {
 	case s := <-stop:
@@ -128,6 +162,8 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	case err := <-adminDone:
 		logger.Error("admin listener", "err", err)
 		adminDone = nil
+	case <-supervisorLost:
+		logger.Warn("draining: the supervisor is gone", "connections", srv.Connections())
 	}
 	stopFeed()
 	if err := <-feedDone; err != nil {
