@@ -301,8 +301,8 @@ func (s *supervisor) watch(p *proc, r *os.File) {
 		switch {
 		case len(f) == 3 && f[0] == "ready" && !p.isReady():
 			p.addr, p.admin = f[1], f[2]
-			close(p.ready)
 			s.logger.Info("worker ready", "slot", p.slot, "gen", p.gen, "pid", p.cmd.Process.Pid, "addr", p.addr, "admin", p.admin)
+			close(p.ready)
 		case len(f) == 2 && f[0] == "conns":
 			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
 				p.conns.Store(n)
