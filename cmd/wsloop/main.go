@@ -169,6 +169,9 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	if err := <-feedDone; err != nil {
 		logger.Error("feed", "err", err)
 	}
+	if w != nil && f.mode == "feed" && w.feed != "off" {
+		w.report("feed-stopped")
+	}
 	drain, cancelDrain := context.WithTimeout(context.Background(), f.drainTimeout)
 	defer cancelDrain()
 	if err := srv.Shutdown(drain); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -46,8 +46,9 @@ import (
 // them in order.
 //
 // In feed mode only one worker, slot 0, runs the synthetic feed; a new
-// generation's slot 0 starts it only once the old one is draining
-// (SIGUSR2), so that no update is published twice.
+// generation's slot 0 starts it (SIGUSR2) only once the old one reported
+// "feed-stopped" on its pipe or exited (or after feedHandoff), so that no
+// update is published twice.
 
 const (
 	maxFailures   = 10               // deaths in a row of one slot before giving up
@@ -57,6 +58,7 @@ const (
 	rollTimeout   = 30 * time.Second // for a new generation to listen
 	killGrace     = 5 * time.Second  // past -drain-timeout before SIGKILL
 	startupWindow = 30 * time.Second // for generation 1 to listen
+	feedHandoff   = 5 * time.Second  // at most, from the old feed to the new one
 )
 
 // proc is one worker process.
@@ -68,6 +70,7 @@ type proc struct {
 	admin     string
 	conns     atomic.Int64
 	ready     chan struct{} // closed on the ready line
+	feedOff   chan struct{} // closed on the feed-stopped line
 	exited    chan struct{} // closed once the process was waited for
 	err       error         // the wait's; read only after exited is closed
 	draining  bool          // supervisor goroutine only
@@ -287,7 +290,7 @@ func (s *supervisor) spawn(slot, gen int, feed string) (*proc, error) {
 		return nil, fmt.Errorf("worker %d: %w", slot, err)
 	}
 	w.Close()
-	p := &proc{slot: slot, gen: gen, cmd: cmd, start: time.Now(), ready: make(chan struct{}), exited: make(chan struct{})}
+	p := &proc{slot: slot, gen: gen, cmd: cmd, start: time.Now(), ready: make(chan struct{}), feedOff: make(chan struct{}), exited: make(chan struct{})}
 	s.all[p] = true
 	go s.watch(p, r)
 	return p, nil
@@ -303,6 +306,8 @@ func (s *supervisor) watch(p *proc, r *os.File) {
 			p.addr, p.admin = f[1], f[2]
 			s.logger.Info("worker ready", "slot", p.slot, "gen", p.gen, "pid", p.cmd.Process.Pid, "addr", p.addr, "admin", p.admin)
 			close(p.ready)
+		case len(f) == 1 && f[0] == "feed-stopped":
+			close(p.feedOff)
 		case len(f) == 2 && f[0] == "conns":
 			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
 				p.conns.Store(n)
@@ -375,7 +380,18 @@ func (s *supervisor) finishRoll(r rollResult) {
 		}
 	}
 	if s.f.mode == "feed" {
-		_ = s.cur[0].cmd.Process.Signal(syscall.SIGUSR2) // start the feed
+		// The new feed starts once the old one stopped, so that no update
+		// is published twice.
+		from, to := old[0], s.cur[0]
+		go func() {
+			select {
+			case <-from.feedOff:
+			case <-from.exited:
+			case <-time.After(feedHandoff):
+				s.logger.Warn("the old feed did not report stopping: starting the new one", "slot", 0, "gen", to.gen)
+			}
+			_ = to.cmd.Process.Signal(syscall.SIGUSR2)
+		}()
 	}
 	s.logger.Info("rolled over: the previous generation drains", "gen", r.gen, "drain_timeout", s.f.drainTimeout)
 	s.logStatus()

@@ -492,3 +492,88 @@ func TestProcsRollingRestartPubsub(t *testing.T) {
 		t.Errorf("%d subscribers of %d resumed: the old generation still held the others", resumed, subs)
 	}
 }
+
+// countFeed subscribes to md.all on addr and counts the updates of d; it
+// returns early, with what it counted, when the connection ends.
+func countFeed(t *testing.T, addr string, d time.Duration) (n int, closed error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, _, err := ws.Dialer{Protocols: []string{"wsloop.json"}}.Dial(ctx, "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(d + 5*time.Second))
+	send(t, conn, `{"op":"subscribe","topic":"md.all"}`)
+	var start time.Time
+	for {
+		b, err := wsutil.ReadServerText(conn)
+		if err != nil {
+			return n, err
+		}
+		var m wire
+		if json.Unmarshal(b, &m) != nil || m.Op != "msg" {
+			continue
+		}
+		if start.IsZero() {
+			start = time.Now()
+		} else if time.Since(start) > d {
+			return n, nil
+		}
+		n++
+	}
+}
+
+// In feed mode one worker runs the feed, before and after a rolling
+// restart: md.all carries -feed-rate updates per second, not N times that.
+func TestProcsFeedOnce(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	const rate = 200
+	s, workers := startSup(t, 3, "-mode", "feed", "-nats", ns.ClientURL(), "-feed-rate", strconv.Itoa(rate), "-feed-symbols", "5")
+	addr := workers[0].Addr
+	check := func(when string) {
+		n, err := countFeed(t, addr, time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v after %d updates", when, err, n)
+		}
+		if n < rate/2 || n > rate*3/2 {
+			t.Errorf("%s: %d updates on md.all in 1 s, want about %d", when, n, rate)
+		}
+		t.Logf("%s: %d updates in 1 s", when, n)
+	}
+	check("gen 1")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.await(t, 30*time.Second, func(e supEvent) bool { return e.Msg == "rolled over: the previous generation drains" })
+	for range 3 {
+		s.await(t, 15*time.Second, func(e supEvent) bool { return e.Msg == "worker exited" && e.Gen == 1 })
+	}
+	check("gen 2")
+}
+
+// -procs in pubsub or feed mode needs -nats; bad worker settings fail.
+func TestProcsChecks(t *testing.T) {
+	for _, mode := range []string{"pubsub", "feed"} {
+		err := run([]string{"-procs", "2", "-mode", mode}, env(nil), io.Discard, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), "needs -nats") {
+			t.Errorf("-mode %s without -nats: %v", mode, err)
+		}
+	}
+	for _, v := range []string{"", "1", "1 2", "x 1 now", "0 1 sometimes"} {
+		if _, err := workerFromEnv(env(map[string]string{workerEnv: v})); err == nil {
+			t.Errorf("%s=%q accepted", workerEnv, v)
+		}
+	}
+}

@@ -24,6 +24,7 @@ const workerEnv = "WSLOOP_SUPERVISED_WORKER"
 //
 //	ready ADDR ADMIN      once listening (ADMIN "-" without -admin)
 //	conns N               every second: upgraded connections held
+//	feed-stopped          the feed worker's feed stopped (draining)
 //
 // A failed write means the supervisor is gone: the worker drains.
 const statusFD = 3
