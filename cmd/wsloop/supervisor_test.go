@@ -157,14 +157,14 @@ func echoDial(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	if err := echoOnce(conn, "hello"); err != nil {
+	if err := echoOnce(conn, "hello", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return conn
 }
 
-func echoOnce(conn net.Conn, msg string) error {
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+func echoOnce(conn net.Conn, msg string, timeout time.Duration) error {
+	_ = conn.SetDeadline(time.Now().Add(timeout))
 	defer conn.SetDeadline(time.Time{})
 	if err := wsutil.WriteClientText(conn, []byte(msg)); err != nil {
 		return err
@@ -216,6 +216,7 @@ type reconnectingClient struct {
 	longest   time.Duration         // longest outage: close to working connection
 	refused   map[int]int           // upgrade refusals by HTTP status
 	netErrs   int                   // dials that failed below HTTP, or whose echo failed
+	stuck     int                   // upgraded, but neither echo nor close within 1 s
 	err       error
 }
 
@@ -232,9 +233,16 @@ func (c *reconnectingClient) run(ctx context.Context, addr string, up, done chan
 			var status ws.StatusError
 			switch {
 			case err == nil:
-				if err := echoOnce(conn, "hi"); err != nil {
+				// The client's health check: a connection that does not
+				// answer within 1 s is given up (see TestDrainRace).
+				if err := echoOnce(conn, "hi", time.Second); err != nil {
 					conn.Close()
-					c.netErrs++
+					var ne net.Error
+					if errors.As(err, &ne) && ne.Timeout() {
+						c.stuck++
+					} else {
+						c.netErrs++
+					}
 					continue
 				}
 				return conn, nil
@@ -333,7 +341,7 @@ func TestProcsRollingRestart(t *testing.T) {
 		<-done
 	}
 	refused := map[int]int{}
-	netErrs, reconnects := 0, 0
+	netErrs, reconnects, stuck := 0, 0, 0
 	var longest time.Duration
 	for i, c := range cs {
 		if c.err != nil || c.reconnect == 0 || len(c.closes) != 1 || c.closes[ws.StatusGoingAway] == 0 {
@@ -348,14 +356,15 @@ func TestProcsRollingRestart(t *testing.T) {
 			refused[st] += n
 		}
 		netErrs += c.netErrs
+		stuck += c.stuck
 	}
 	for st := range refused {
 		if st != http.StatusServiceUnavailable {
 			t.Errorf("upgrades refused with %d during the handoff: %v", st, refused)
 		}
 	}
-	t.Logf("%d clients, %d reconnections, longest outage %v; refusals by status %v; failed dials %d; gen 2 holds %d",
-		clients, reconnects, longest, refused, netErrs, after)
+	t.Logf("%d clients, %d reconnections, longest outage %v; refusals by status %v; failed dials %d; upgraded but silent %d; gen 2 holds %d",
+		clients, reconnects, longest, refused, netErrs, stuck, after)
 	if after != clients {
 		t.Errorf("gen 2 holds %d connections, want %d", after, clients)
 	}
