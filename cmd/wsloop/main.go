@@ -10,6 +10,14 @@
 //
 //	wsloop -mode feed -admin 127.0.0.1:9090
 //
+// -procs N runs N worker processes on one port (SO_REUSEPORT) under a
+// supervisor that restarts a worker that dies and, on SIGHUP, starts new
+// workers (from the binary now on disk) before draining the old ones; see
+// supervisor.go. In pubsub and feed mode the workers share topics through
+// -nats:
+//
+//	wsloop -procs 4 -mode feed -nats nats://127.0.0.1:4222 -admin 127.0.0.1:9090
+//
 // Every flag can also be set by an environment variable named WSLOOP_ and
 // the flag's name in capitals with '-' as '_' (WSLOOP_MAX_CONNS=10000);
 // a flag on the command line wins. It logs with log/slog and drains
