@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,7 +39,14 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv(nodeEnv); args != "" {
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-		err := run(strings.Split(args, "\n"), os.LookupEnv, os.Stderr, stop, func(srv *server.Server, adm net.Addr) {
+		argv := strings.Split(args, "\n")
+		// A -procs supervisor of the tests (supervisor_test.go) runs its
+		// workers as this binary too, with their flags after "--".
+		workerArgv = func(a []string) []string { return append([]string{"-test.run=^$", "--"}, a...) }
+		if _, ok := os.LookupEnv(workerEnv); ok {
+			argv = os.Args[slices.Index(os.Args, "--")+1:]
+		}
+		err := run(argv, os.LookupEnv, os.Stderr, stop, func(srv *server.Server, adm net.Addr) {
 			fmt.Printf("NODE %s %s\n", srv.Addr(), adm)
 		})
 		if err != nil {

@@ -61,6 +61,9 @@ type flags struct {
 	conflateAbove int
 	feedSymbols   int
 	feedRate      float64
+
+	procs          int
+	statusInterval time.Duration
 }
 
 // parseFlags parses args; a flag not on the command line takes its value
@@ -85,6 +88,8 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.DurationVar(&f.closeTimeout, "close-timeout", poller.DefaultCloseTimeout, "wait this long for the peer's close frame")
 	fs.BoolVar(&f.reusePort, "reuseport", false, "SO_REUSEPORT: several processes share the port")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for connections to close")
+	fs.IntVar(&f.procs, "procs", 0, "run this many worker processes on -addr with SO_REUSEPORT under a supervisor that restarts them and rolls them over on SIGHUP (0 or 1: this process serves); pubsub/feed need -nats; worker i's -admin port is PORT+i (PORT+N+i in odd generations)")
+	fs.DurationVar(&f.statusInterval, "status-interval", 10*time.Second, "-procs: how often the supervisor logs each worker's connections (also on SIGUSR1; 0: only then)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&f.readBufferCap, "read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")

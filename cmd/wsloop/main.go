@@ -10,6 +10,14 @@
 //
 //	wsloop -mode feed -admin 127.0.0.1:9090
 //
+// -procs N runs N worker processes on one port (SO_REUSEPORT) under a
+// supervisor that restarts a worker that dies and, on SIGHUP, starts new
+// workers (from the binary now on disk) before draining the old ones; see
+// supervisor.go. In pubsub and feed mode the workers share topics through
+// -nats:
+//
+//	wsloop -procs 4 -mode feed -nats nats://127.0.0.1:4222 -admin 127.0.0.1:9090
+//
 // Every flag can also be set by an environment variable named WSLOOP_ and
 // the flag's name in capitals with '-' as '_' (WSLOOP_MAX_CONNS=10000);
 // a flag on the command line wins. It logs with log/slog and drains
@@ -59,6 +67,16 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	if err != nil {
 		return err
 	}
+	w, err := workerFromEnv(lookupEnv)
+	if err != nil {
+		return err
+	}
+	if w != nil {
+		f.reusePort = true
+		logger = logger.With("slot", w.slot, "gen", w.gen)
+	} else if f.procs > 1 {
+		return supervise(f, args, logger, stop)
+	}
 	opts, err := f.options(logger)
 	if err != nil {
 		return err
@@ -106,9 +124,22 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	defer stopFeed()
 	feedDone := make(chan error, 1)
-	if f.mode == "feed" {
+	if f.mode == "feed" && (w == nil || w.feed != "off") {
 		cfg := feed.Config{Symbols: f.feedSymbols, Rate: f.feedRate, Logger: logger}
-		go func() { feedDone <- feed.Run(feedCtx, a.hub, cfg) }()
+		open := make(chan struct{})
+		close(open)
+		var gate <-chan struct{} = open
+		if w != nil {
+			gate = w.feedGate()
+		}
+		go func() {
+			select {
+			case <-gate:
+				feedDone <- feed.Run(feedCtx, a.hub, cfg)
+			case <-feedCtx.Done():
+				feedDone <- nil
+			}
+		}()
 	} else {
 		feedDone <- nil
 	}
@@ -121,6 +152,17 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	if started != nil {
 		started(srv, adminAddr)
 	}
+	var supervisorLost <-chan struct{} // nil unless supervised
+	if w != nil {
+		if adminLog == "" {
+			adminLog = "-"
+		}
+		w.report("ready %s %s", srv.Addr(), adminLog)
+		reporting := make(chan struct{})
+		defer close(reporting)
+		go w.reportConns(srv.Connections, reporting)
+		supervisorLost = w.lost
+	}
 
 	select {
 	case s := <-stop:
@@ -128,10 +170,15 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	case err := <-adminDone:
 		logger.Error("admin listener", "err", err)
 		adminDone = nil
+	case <-supervisorLost:
+		logger.Warn("draining: the supervisor is gone", "connections", srv.Connections())
 	}
 	stopFeed()
 	if err := <-feedDone; err != nil {
 		logger.Error("feed", "err", err)
+	}
+	if w != nil && f.mode == "feed" && w.feed != "off" {
+		w.report("feed-stopped")
 	}
 	drain, cancelDrain := context.WithTimeout(context.Background(), f.drainTimeout)
 	defer cancelDrain()
