@@ -18,6 +18,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		Protocols: cfg.protocols,
 		Timeout:   cfg.dialTimeout,
 		TLSConfig: cfg.tls,
+		NetDial:   cfg.netDial,
 	}
 	if cfg.header != nil {
 		d.Header = ws.HandshakeHeaderHTTP(cfg.header)

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"time"
 )
@@ -17,6 +19,7 @@ type config struct {
 	compressMin   int
 	tls           *tls.Config
 	dialTimeout   time.Duration
+	netDial       func(ctx context.Context, network, addr string) (net.Conn, error)
 	writeTimeout  time.Duration
 	pingInterval  time.Duration
 	pongTimeout   time.Duration
@@ -76,6 +79,15 @@ func WithTLSConfig(t *tls.Config) Option { return func(c *config) { c.tls = t } 
 // WithDialTimeout bounds each connection attempt (TCP, TLS and upgrade).
 // Default 10 s.
 func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithNetDial replaces the TCP dial (net.Dialer's DialContext by default),
+// e.g. to choose the source address, dial through a proxy or from another
+// network namespace. fn is called from the client's goroutine at every
+// (re)connect, with the dial timeout in ctx; TLS, when the URL is wss,
+// is layered on the connection it returns.
+func WithNetDial(fn func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(c *config) { c.netDial = fn }
+}
 
 // WithWriteTimeout bounds each write to the socket (default 10 s); a write
 // that times out fails the connection, which is then reconnected.

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -114,5 +115,39 @@ func TestUnsubscribeAndRefusal(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("no refusal")
+	}
+}
+
+// WithNetDial's dialer is used for every connection: here it picks the
+// source address, which the echo server's side of the socket shows.
+func TestNetDialSourceAddress(t *testing.T) {
+	srv := startEcho(t, "127.0.0.1:0")
+	var dials atomic.Int64
+	src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}
+	d := net.Dialer{LocalAddr: src}
+	c, err := client.Dial(context.Background(), "ws://"+srv.Addr()+"/",
+		client.WithNetDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			nc, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				if got := nc.LocalAddr().(*net.TCPAddr).IP; !got.Equal(src.IP) {
+					t.Errorf("local address %v, want %v", got, src.IP)
+				}
+			}
+			return nc, err
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if dials.Load() != 1 {
+		t.Fatalf("%d dials through WithNetDial, want 1", dials.Load())
+	}
+	done := make(chan error, 1)
+	if err := c.Send(client.Text, []byte("x"), func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
