@@ -43,6 +43,7 @@ type Engine struct {
 	pool     *workpool.Pool[task]
 
 	handshakeTicks, closeTicks, idleTicks, pingTicks, pongTicks uint32
+	goingAway                                                   *codec.CloseError // Shutdown's 1001
 
 	gnetEng  gnet.Engine
 	addr     atomic.Value  // string: the bound address
@@ -89,6 +90,7 @@ func New(h Handler, cfg Config) *Engine {
 	e.idleTicks = ticksOf(cfg.IdleTimeout)
 	e.pingTicks = ticksOf(cfg.PingInterval)
 	e.pongTicks = ticksOf(cfg.PongTimeout)
+	e.goingAway = &codec.CloseError{Code: ws.StatusGoingAway, Reason: cfg.GoingAwayReason}
 	dcfg := codec.DecoderConfig{MaxMessageSize: cfg.MaxMessageSize}
 	e.decoders.New = func() any { return codec.NewDecoder(dcfg) }
 	e.stats.handlerCounts = make([]atomic.Uint64, len(HandlerBuckets))

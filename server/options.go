@@ -61,6 +61,13 @@ func WithPingInterval(d time.Duration) Option {
 // websockets does for a keepalive timeout.
 func WithPongTimeout(d time.Duration) Option { return func(c *poller.Config) { c.PongTimeout = d } }
 
+// WithGoingAwayReason sets the reason of the 1001 Going Away close frame
+// Shutdown sends (default "server shutting down"), e.g. "restart:
+// reconnect" when another server takes over at once.
+func WithGoingAwayReason(reason string) Option {
+	return func(c *poller.Config) { c.GoingAwayReason = reason }
+}
+
 // WithCloseTimeout sets how long the server waits for the peer's close
 // frame after sending its own (default 5 s) before it drops TCP.
 func WithCloseTimeout(d time.Duration) Option {

@@ -231,6 +231,7 @@ func TestProcsRestartsDeadWorker(t *testing.T) {
 // server closes, as a client library would, retrying every 20 ms.
 type reconnectingClient struct {
 	closes    map[ws.StatusCode]int // server closes by code
+	reasons   map[string]int        // and by reason
 	reconnect int                   // reconnections
 	longest   time.Duration         // longest outage: close to working connection
 	refused   map[int]int           // upgrade refusals by HTTP status
@@ -243,7 +244,7 @@ type reconnectingClient struct {
 // until ctx ends; then it reports on done.
 func (c *reconnectingClient) run(ctx context.Context, addr string, up, done chan<- struct{}) {
 	defer func() { done <- struct{}{} }()
-	c.refused, c.closes = map[int]int{}, map[ws.StatusCode]int{}
+	c.refused, c.closes, c.reasons = map[int]int{}, map[ws.StatusCode]int{}, map[string]int{}
 	dial := func() (net.Conn, error) {
 		for ctx.Err() == nil {
 			dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -305,6 +306,7 @@ func (c *reconnectingClient) run(ctx context.Context, addr string, up, done chan
 			return
 		}
 		c.closes[closed.Code]++
+		c.reasons[closed.Reason]++
 	}
 }
 
@@ -363,8 +365,9 @@ func TestProcsRollingRestart(t *testing.T) {
 	netErrs, reconnects, stuck := 0, 0, 0
 	var longest time.Duration
 	for i, c := range cs {
-		if c.err != nil || c.reconnect == 0 || len(c.closes) != 1 || c.closes[ws.StatusGoingAway] == 0 {
-			t.Errorf("client %d: %d reconnections, closes by code %v, %v", i, c.reconnect, c.closes, c.err)
+		if c.err != nil || c.reconnect == 0 || len(c.closes) != 1 || c.closes[ws.StatusGoingAway] == 0 ||
+			len(c.reasons) != 1 || c.reasons[supervisedGoingAway] == 0 {
+			t.Errorf("client %d: %d reconnections, closes by code %v and reason %v, %v", i, c.reconnect, c.closes, c.reasons, c.err)
 		}
 		if c.longest > 5*time.Second {
 			t.Errorf("client %d was out for %v", i, c.longest)
