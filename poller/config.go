@@ -93,7 +93,9 @@ type Config struct {
 	// bytes (§5.5).
 	GoingAwayReason string
 	// ReusePort gives every event loop its own SO_REUSEPORT listener, so
-	// that several processes can share one port.
+	// that several processes can share one port. On Linux, Shutdown takes
+	// this process's listeners on the address out of the port's group
+	// first (leaveReusePortGroup), so new connections go to the others.
 	ReusePort bool
 	// ReadBufferCap is gnet's per-loop read buffer (bytes per OnTraffic).
 	ReadBufferCap int

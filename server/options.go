@@ -75,7 +75,9 @@ func WithCloseTimeout(d time.Duration) Option {
 }
 
 // WithReusePort gives each event loop its own SO_REUSEPORT listener, so
-// that several server processes can share one port (Linux, FreeBSD).
+// that several server processes can share one port (Linux, FreeBSD). On
+// Linux, Shutdown takes all of this process's SO_REUSEPORT listeners on
+// the address out of the port's group: run one such server per process.
 func WithReusePort(on bool) Option { return func(c *poller.Config) { c.ReusePort = on } }
 
 // WithReadBufferCap sets gnet's per-loop read buffer (default 64 KiB): the

@@ -611,3 +611,56 @@ func TestProcsChecks(t *testing.T) {
 		}
 	}
 }
+
+// A draining worker leaves the port's SO_REUSEPORT group at once: while
+// the old generation still waits for clients that do not answer its 1001,
+// every new connection reaches the new generation (no 503).
+func TestProcsDrainLeavesPort(t *testing.T) {
+	s, workers := startSup(t, 2, "-close-timeout", "10s", "-drain-timeout", "15s")
+	addr := workers[0].Addr
+	// Silent connections hold both old workers in their drain.
+	var silent []net.Conn
+	for len(silent) < 40 {
+		silent = append(silent, echoDial(t, addr))
+	}
+	for _, w := range workers {
+		if n := openConns(t, w.Admin); n == 0 {
+			t.Fatalf("worker %d holds none of %d connections", w.Slot, len(silent))
+		}
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.await(t, 30*time.Second, func(e supEvent) bool { return e.Msg == "rolled over: the previous generation drains" })
+	// Every old worker has begun its drain once its 1001 arrived.
+	for _, c := range silent {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := ws.ReadFrame(c); err != nil {
+			t.Fatalf("no 1001 from the draining generation: %v", err)
+		}
+	}
+	const dials = 100
+	refused := 0
+	for range dials {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn, err := dialWS(ctx, addr)
+		cancel()
+		if err != nil {
+			refused++
+			t.Logf("dial during the drain: %v", err)
+			continue
+		}
+		if err := echoOnce(conn, "new", 5*time.Second); err != nil {
+			t.Errorf("echo during the drain: %v", err)
+		}
+		conn.Close()
+	}
+	for _, w := range workers {
+		if openConns(t, w.Admin) == 0 {
+			t.Errorf("worker %d of generation 1 was empty before the dials ended: the test proves nothing", w.Slot)
+		}
+	}
+	if refused > 0 {
+		t.Errorf("%d of %d upgrades during the drain failed; the new generation should have taken all", refused, dials)
+	}
+}
