@@ -49,31 +49,32 @@ func createNS(name string) (*os.File, error) {
 var staleOnce sync.Once
 
 // removeStale deletes, once per process, the namespaces of this package
-// left by processes that died without Close (their pid is gone), and
-// those named after this process's pid, which can only be left by an
-// earlier process that had the same pid (this one has created none yet).
-func removeStale() {
-	staleOnce.Do(func() {
-		ents, err := os.ReadDir(netnsDir)
-		if err != nil {
-			return
+// left by processes that died without Close, and those named after this
+// process's pid, which can only be left by an earlier process that had the
+// same pid (this one has created none yet).
+func removeStale() { staleOnce.Do(func() { removeStaleNS(os.Getpid()) }) }
+
+// removeStaleNS deletes this package's namespaces whose pid is gone or is
+// self.
+func removeStaleNS(self int) {
+	ents, err := os.ReadDir(netnsDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
+		if !ok {
+			continue
 		}
-		self := os.Getpid()
-		for _, e := range ents {
-			rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
-			if !ok {
-				continue
-			}
-			pidStr, _, _ := strings.Cut(rest, "-")
-			pid, err := strconv.Atoi(pidStr)
-			if err != nil || pid <= 0 {
-				continue
-			}
-			if pid == self || errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
-				_ = ip("netns", "del", e.Name())
-			}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 {
+			continue
 		}
-	})
+		if pid == self || errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+			_ = ip("netns", "del", e.Name())
+		}
+	}
 }
 
 // inNS runs fn on an OS thread switched into the namespace ns, and waits
