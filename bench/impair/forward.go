@@ -73,7 +73,8 @@ func newDirection(src io.Reader, dst io.Writer, sh *shared, start time.Time, see
 
 func (d *direction) now() int64 { return int64(time.Since(d.start)) }
 
-// readLoop reads packets until src fails (it is closed by Link.Close).
+// readLoop reads packets until src fails: Link.Close closes it (a TUN
+// read fails otherwise only when its device is gone).
 func (d *direction) readLoop() {
 	for {
 		buf := bufPool.Get().(*[bufSize]byte)

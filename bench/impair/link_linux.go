@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // nsDev is the TUN device's name inside the namespace (which holds no
@@ -52,14 +54,31 @@ type Link struct {
 var linkSeq atomic.Uint64
 
 // Supported reports why this machine cannot build a link (nil if it can):
-// it needs Linux, root, /dev/net/tun and the ip command (iproute2).
+// it needs Linux, root with CAP_NET_ADMIN and CAP_SYS_ADMIN (which
+// unprivileged containers lack), a usable /dev/net/tun and the ip command
+// (iproute2).
 func Supported() error {
 	if os.Geteuid() != 0 {
 		return errors.New("impair: needs root (network namespaces, TUN devices)")
 	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &caps[0]); err != nil {
+		return fmt.Errorf("impair: capget: %w", err)
+	}
+	for _, c := range []struct {
+		bit  uint
+		name string
+	}{{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}, {unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}} {
+		if caps[c.bit/32].Effective&(1<<(c.bit%32)) == 0 {
+			return fmt.Errorf("impair: needs %s (a privileged container)", c.name)
+		}
+	}
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
 		return fmt.Errorf("impair: no TUN support: %w", err)
 	}
+	f.Close()
 	if _, err := exec.LookPath("ip"); err != nil {
 		return fmt.Errorf("impair: the ip command (iproute2) is missing: %w", err)
 	}
