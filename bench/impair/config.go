@@ -54,6 +54,8 @@ func (c Config) normalized() Config {
 	return c
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // Stats counts packets per direction since New.
 type Stats struct {
 	ToNS   DirStats // from the host to the namespace

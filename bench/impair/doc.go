@@ -49,6 +49,7 @@
 // Namespaces are named wsimpair-<pid>-<n> and host devices wsi<pid>x<n>,
 // so links of parallel tests and processes do not collide. A namespace
 // whose process died without Close is removed by the next New of any
-// process. Addresses are pairs 10.213.a.b/30 (host .1, namespace .2),
-// chosen among those not configured on the host.
+// process. Each link takes a block of four addresses in 10.213.0.0/16
+// (host .1, namespace .2 of the block, configured as point-to-point /32
+// peers), one that no device of the host has.
 package impair

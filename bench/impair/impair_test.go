@@ -136,3 +136,43 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal("DialContext after Close succeeded")
 	}
 }
+
+// TestRateLimit sends 64 KB through a 64 KB/s link without delay: it
+// arrives intact, and the rate limit queued packets (Delayed) without
+// overflowing the queue.
+func TestRateLimit(t *testing.T) {
+	l := newLink(t, Config{Rate: 64 << 10})
+	ln := hostListen(t, l)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4<<10)
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := l.DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.(*net.TCPConn).CloseWrite()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("received %d bytes, want %d intact", len(b), len(data))
+	}
+	st := l.Stats().ToHost
+	if st.Delayed == 0 || st.Overflow != 0 || st.Dropped() != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

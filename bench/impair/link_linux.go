@@ -174,8 +174,6 @@ func label(name string) string {
 	return "-" + string(b)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // Set replaces the impairment of both directions; it applies to packets
 // that arrive from then on (queued ones keep their release times).
 // Probabilities are clamped to [0, 1]. Safe from any goroutine.
