@@ -127,12 +127,11 @@ func New(name string, cfg Config) (l *Link, err error) {
 		return l, err
 	}
 	disableIPv6(l.hostDev)
-	if l.slot, l.host, l.peer, err = claimSlot(); err != nil {
+	if err = l.addressHost(); err != nil {
 		return l, err
 	}
 	m := strconv.Itoa(mtu)
 	for _, args := range [][]string{
-		{"addr", "add", l.host.String(), "peer", l.peer.String(), "dev", l.hostDev},
 		{"link", "set", l.hostDev, "mtu", m, "up"},
 		{"-n", l.nsName, "addr", "add", l.peer.String(), "peer", l.host.String(), "dev", nsDev},
 		{"-n", l.nsName, "link", "set", nsDev, "mtu", m, "up"},
@@ -231,60 +230,6 @@ func (l *Link) teardown() error {
 	l.mu.Unlock()
 	releaseSlot(l.slot)
 	return errors.Join(errs...)
-}
-
-// addrBase is the first address of the links' range, 10.213.0.0/16, cut
-// into 16384 slots of four addresses (host .1, namespace .2).
-var addrBase = netip.MustParseAddr("10.213.0.0").As4()
-
-const slots = 1 << 14
-
-var (
-	slotMu   sync.Mutex
-	slotUsed = map[int]bool{}
-)
-
-// claimSlot picks a slot none of whose addresses the host has configured,
-// starting at a place that depends on the pid so that processes rarely
-// race for the same one.
-func claimSlot() (int, netip.Addr, netip.Addr, error) {
-	slotMu.Lock()
-	defer slotMu.Unlock()
-	taken := map[netip.Addr]bool{}
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil {
-				taken[p.Addr()] = true
-			}
-		}
-	}
-	first := (os.Getpid() * 61) % slots
-	for i := range slots {
-		s := (first + i) % slots
-		host, peer := slotAddr(s, 1), slotAddr(s, 2)
-		if slotUsed[s] || taken[host] || taken[peer] {
-			continue
-		}
-		slotUsed[s] = true
-		return s, host, peer, nil
-	}
-	return -1, netip.Addr{}, netip.Addr{}, errors.New("impair: no free address in 10.213.0.0/16")
-}
-
-func slotAddr(s, host int) netip.Addr {
-	a := addrBase
-	v := s*4 + host
-	a[2], a[3] = byte(v>>8), byte(v)
-	return netip.AddrFrom4(a)
-}
-
-func releaseSlot(s int) {
-	if s < 0 {
-		return
-	}
-	slotMu.Lock()
-	delete(slotUsed, s)
-	slotMu.Unlock()
 }
 
 // nsHandle returns a duplicate of the namespace handle, for inNS without

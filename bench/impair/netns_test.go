@@ -51,6 +51,9 @@ func TestParallelLinks(t *testing.T) {
 			seen[k] = true
 		}
 	}
+	if l := links[0]; elsewhere(l.hostDev, l.HostAddr()) || !elsewhere(links[1].hostDev, l.HostAddr()) {
+		t.Fatalf("elsewhere does not see %v on %s only", l.HostAddr(), l.hostDev)
+	}
 	for i, l := range links {
 		ln := hostListen(t, l)
 		go func() {
