@@ -25,7 +25,7 @@ type coderKind struct {
 func newCoderKind(cfg Config, src *sources, ev *counters) *coderKind {
 	k := &coderKind{url: cfg.URL, interval: cfg.Heartbeat, pingWithin: cfg.HeartbeatTimeout, ev: ev}
 	for _, d := range src.dials {
-		tr := &http.Transport{DialContext: d, Proxy: http.ProxyFromEnvironment}
+		tr := &http.Transport{DialContext: d} // no proxy: loopback only
 		k.opts = append(k.opts, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
 	}
 	return k

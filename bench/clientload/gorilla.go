@@ -4,7 +4,6 @@ package clientload
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +24,8 @@ type gorillaKind struct {
 func newGorillaKind(cfg Config, src *sources, ev *counters) *gorillaKind {
 	k := &gorillaKind{url: cfg.URL, interval: cfg.Heartbeat, pingWithin: cfg.HeartbeatTimeout, silence: cfg.silence(), ev: ev}
 	for _, d := range src.dials {
-		k.dialers = append(k.dialers, &websocket.Dialer{NetDialContext: d, HandshakeTimeout: cfg.DialTimeout, Proxy: http.ProxyFromEnvironment})
+		// No Proxy: loopback only (gorilla.DefaultDialer would consult the environment).
+		k.dialers = append(k.dialers, &websocket.Dialer{NetDialContext: d, HandshakeTimeout: cfg.DialTimeout})
 	}
 	return k
 }
