@@ -73,6 +73,7 @@ var clientsFigures = []clientsFigure{
 // order.
 func summarizeClients(sp spec, cfg *config, rs []clientsRound) []clientsSummary {
 	env := machineFacts(cfg)
+	// The server is always wsloop: server_order records the clients' order.
 	env.Sysctls, env.HoldSeconds, env.ServerOrder = sp.sysctls, sp.hold.Seconds(), strings.Join(cfg.cl.kinds, ",")
 	var out []clientsSummary
 	for _, k := range cfg.cl.kinds {

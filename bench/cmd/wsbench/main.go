@@ -163,7 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var scen, servers, memFloor, rates string
 	fs.StringVar(&scen, "scenario", "idle", "scenarios to run, comma-separated: idle, echo, million, fanout, clients")
 	fs.StringVar(&servers, "servers", "", "servers to compare, comma-separated (default: "+strings.Join(knownServers, ",")+"; for fanout "+strings.Join(fanoutServers, ",")+"); ratios are always to wsloop")
-	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000, fanout -subscribers)")
+	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000, fanout -subscribers, clients 100000)")
 	fs.IntVar(&c.size, "size", 1024, "echo message payload bytes (fanout: publication bytes, default 100)")
 	fs.StringVar(&rates, "rate", "0", "echo: offered messages per second in total (0: closed loop); fanout: publications per second over all topics (default 10); a comma-separated list runs one scenario per rate")
 	fs.IntVar(&c.subscribers, "subscribers", 0, "fanout: subscriber connections (0: -conns, else 100000)")
@@ -174,7 +174,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.inflight, "inflight", 1, "echo closed loop: messages outstanding per connection")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "echo: measured time per run")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "echo: unmeasured time before the measured window")
-	fs.DurationVar(&c.hold, "hold", 0, "idle/million: how long connections are held before RSS is read (0: idle 10s, million 30s)")
+	fs.DurationVar(&c.hold, "hold", 0, "idle/million/clients: how long connections are held before RSS is read (0: idle 10s, million and clients 30s)")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; every round runs every server once, in the same order")
 	fs.IntVar(&c.procs, "procs", 0, "million: server processes per server, sharing the port with SO_REUSEPORT (0: ceil(conns/-per-server))")
 	fs.IntVar(&c.perServer, "per-server", 16000, "million: connections aimed at one server process (each may hold < 20,000 files)")
