@@ -55,6 +55,8 @@ type Broker interface {
 
 	// Subscribe calls fn with every message published to topic once
 	// Subscribe has returned, in sequence order, one call at a time.
+	// Neither Subscribe nor History may wait for a call of fn in
+	// progress: the Hub calls them holding the lock its fn takes.
 	// m.Data is valid only until fn returns; fn must not block for long
 	// (it holds up the topic's delivery). Messages published before
 	// Subscribe returned may be delivered too. cancel ends the

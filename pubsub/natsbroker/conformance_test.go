@@ -40,6 +40,7 @@ var conformance = []struct {
 	{"HistoryNewTopic", testHistoryNewTopic},
 	{"HistoryAge", testHistoryAge},
 	{"LatestWhileSubscribed", testLatestWhileSubscribed},
+	{"NoWaitForDelivery", testNoWaitForDelivery},
 	{"BadTopic", testBadTopic},
 	{"Keys", testKeys},
 	{"TopicNames", testTopicNames},
@@ -364,6 +365,76 @@ func testLatestWhileSubscribed(t *testing.T, sys system) {
 			t.Fatalf("latest: %+v, %v; want %+v", pos, err, last)
 		}
 	}
+}
+
+// testNoWaitForDelivery: Subscribe and History must not wait for a
+// subscription's fn to return. The hub calls them holding a topic's lock,
+// which its fn takes too: a broker that waits for a running fn there
+// deadlocks the topic (the first subscriber of a topic asks for its
+// position while a message is being delivered).
+func testNoWaitForDelivery(t *testing.T, sys system) {
+	node := sys.deploy(t, 5, 0)
+	b := node()
+	var lock sync.Mutex // the subscriber's own lock, taken by its fn
+	entered := make(chan struct{}, 1)
+	_, cancel := subscribe(t, b, "busy")
+	defer cancel()
+	stop, err := b.Subscribe("busy", func(pubsub.Message) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		lock.Lock()
+		lock.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { lock.Unlock(); stop() }()
+	lock.Lock()
+	published := make(chan pubsub.Position, 1)
+	go func() { published <- publish(t, b, "busy", "", "x") }() // a broker may deliver in Publish
+	select {
+	case <-entered: // fn is delivering and blocked on lock
+	case <-time.After(patience):
+		t.Fatal("no delivery")
+	}
+	done := make(chan error, 2)
+	go func() {
+		_, pos, err := b.History("busy", pubsub.Position{})
+		switch {
+		case !errors.Is(err, pubsub.ErrRecoveryFailed):
+			done <- fmt.Errorf("History from nowhere: %v, want ErrRecoveryFailed", err)
+		case pos.Seq != 1:
+			done <- fmt.Errorf("History: position %+v, want the first message's", pos)
+		default:
+			done <- nil
+		}
+	}()
+	go func() {
+		c, err := b.Subscribe("busy", func(pubsub.Message) {})
+		if err == nil {
+			go c()
+		}
+		done <- err
+	}()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(patience):
+			t.Fatal("History or Subscribe waited for a running delivery")
+		}
+	}
+	lock.Unlock()
+	select {
+	case <-published:
+	case <-time.After(patience):
+		t.Error("Publish did not return")
+	}
+	lock.Lock() // for the deferred Unlock
 }
 
 // testKeys: conflation keys come back as published, live and from

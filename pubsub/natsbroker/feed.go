@@ -3,6 +3,7 @@ package natsbroker
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,10 +61,14 @@ func (b *Broker) Subscribe(topic string, fn func(pubsub.Message)) (func(), error
 		}
 		t.feed.Store(f)
 	}
+	// Copied on write, without f.mu: Subscribe does not wait for a
+	// delivery in progress (see posMu); the next message goes to s.
 	s := &sub{fn: fn}
-	f.mu.Lock()
-	f.subs = append(f.subs, s)
-	f.mu.Unlock()
+	subs := []*sub{s}
+	if old := f.subs.Load(); old != nil {
+		subs = append(slices.Clone(*old), s)
+	}
+	f.subs.Store(&subs)
 	var once sync.Once
 	return func() { once.Do(func() { b.unsubscribe(t, f, s) }) }, nil
 }
@@ -71,14 +76,14 @@ func (b *Broker) Subscribe(topic string, fn func(pubsub.Message)) (func(), error
 func (b *Broker) unsubscribe(t *topic, f *feed, s *sub) {
 	t.subMu.Lock()
 	defer t.subMu.Unlock()
+	// Under f.mu: once cancel returns, no delivery calls s.fn.
 	f.mu.Lock()
-	for i, x := range f.subs {
-		if x == s {
-			f.subs = append(f.subs[:i], f.subs[i+1:]...)
-			break
-		}
+	var subs []*sub
+	if old := f.subs.Load(); old != nil {
+		subs = slices.DeleteFunc(slices.Clone(*old), func(x *sub) bool { return x == s })
 	}
-	idle := len(f.subs) == 0
+	f.subs.Store(&subs)
+	idle := len(subs) == 0
 	f.mu.Unlock()
 	if idle && t.feed.CompareAndSwap(f, nil) {
 		f.stop()
@@ -89,8 +94,8 @@ func (b *Broker) unsubscribe(t *topic, f *feed, s *sub) {
 // subscriptions (or the stream's end when the feed started). ok is false
 // while f is not delivering (stopped, or replacing a failed consumer).
 func (f *feed) position() (p pubsub.Position, ok bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
 	ok = !f.stopped && f.gen != nil && !f.gen.dead.Load()
 	return pubsub.Position{Epoch: f.epoch, Seq: f.last}, ok
 }
@@ -116,8 +121,13 @@ type feed struct {
 	restart chan struct{} // capacity 1: the current generation failed
 	done    chan struct{} // closed by stop
 
-	mu      sync.Mutex // held while subscriptions are called
-	subs    []*sub
+	mu   sync.Mutex             // held while subscriptions are called
+	subs atomic.Pointer[[]*sub] // replaced, never modified; writers hold t.subMu
+	// posMu also guards the fields below, which are written with both
+	// locks held: position reads them under posMu alone, because it must
+	// not wait for a delivery (the hub asks for a topic's position
+	// holding the lock its subscription's fn takes).
+	posMu   sync.Mutex
 	epoch   uint64
 	last    uint64 // stream sequence delivered last, or where delivery began
 	gen     *generation
@@ -232,7 +242,9 @@ func (g *generation) handle(msg jetstream.Msg) {
 	if md.Sequence.Stream <= f.last {
 		return // already delivered by the previous generation
 	}
+	f.posMu.Lock()
 	f.last = md.Sequence.Stream
+	f.posMu.Unlock()
 	m := pubsub.Message{
 		Topic:    f.t.name,
 		Position: pubsub.Position{Epoch: f.epoch, Seq: f.last},
@@ -242,8 +254,10 @@ func (g *generation) handle(msg jetstream.Msg) {
 	if h := msg.Headers(); h != nil {
 		m.Key = decodeKey(h.Get(keyHeader))
 	}
-	for _, s := range f.subs {
-		s.fn(m)
+	if subs := f.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			s.fn(m)
+		}
 	}
 }
 
@@ -305,7 +319,9 @@ func (f *feed) reopen(limit time.Duration) error {
 		return nil
 	}
 	old, epoch, next := f.gen, f.epoch, f.last+1
+	f.posMu.Lock()
 	f.gen = nil
+	f.posMu.Unlock()
 	f.mu.Unlock()
 	if old != nil {
 		old.stop()
@@ -336,12 +352,16 @@ func (f *feed) reopen(limit time.Duration) error {
 		g.stop()
 		return nil
 	}
+	f.posMu.Lock()
 	if e != f.epoch {
 		f.epoch, f.last = e, 0
 	}
 	f.gen = g
+	f.posMu.Unlock()
 	if err := g.consume(); err != nil {
+		f.posMu.Lock()
 		f.gen = nil
+		f.posMu.Unlock()
 		g.stop()
 		return err
 	}
@@ -355,9 +375,12 @@ func (f *feed) stop() {
 		f.mu.Unlock()
 		return
 	}
+	f.posMu.Lock()
 	f.stopped = true
 	g := f.gen
-	f.gen, f.subs = nil, nil
+	f.gen = nil
+	f.subs.Store(nil)
+	f.posMu.Unlock()
 	f.mu.Unlock()
 	close(f.done)
 	if g != nil {
