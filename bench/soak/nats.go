@@ -1,0 +1,61 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// natsServer is a nats-server process with JetStream on a fixed loopback
+// port and store directory, so that a restart serves the same streams at
+// the same URL. One goroutine drives it.
+type natsServer struct {
+	bin, store, log string
+	port            int
+	p               *process
+}
+
+func newNATS(bin, dir string) (*natsServer, error) {
+	port, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	return &natsServer{bin: bin, store: filepath.Join(dir, "nats-store"), log: filepath.Join(dir, "nats.log"), port: port}, nil
+}
+
+func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+
+// start runs the server and waits until it accepts connections.
+func (n *natsServer) start(ctx context.Context) error {
+	p, err := startProcess("nats-server", n.bin, n.log, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", n.store)
+	if err != nil {
+		return err
+	}
+	n.p = p
+	return waitFor(ctx, 20*time.Second, "nats-server listening", func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.port), time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+}
+
+// stop ends the server gracefully (SIGTERM; SIGKILL after 10 s).
+func (n *natsServer) stop() {
+	if n.p != nil {
+		n.p.stop(syscall.SIGTERM, 10*time.Second)
+	}
+}
+
+func (n *natsServer) pid() int {
+	if n.p == nil || !n.p.running() {
+		return 0
+	}
+	return n.p.pid()
+}
