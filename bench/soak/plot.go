@@ -25,7 +25,7 @@ var plotProcs = []struct {
 	{"harness", color.RGBA{0xd6, 0x27, 0x28, 0xff}},
 }
 
-var windowFill = color.RGBA{0xff, 0xd7, 0x00, 0x40}
+var windowFill = color.NRGBA{0xff, 0xc8, 0x00, 0x50}
 
 // writePlots draws fds, goroutines and RSS over time, one line per
 // process, with the fault windows shaded; it returns the files' names.
