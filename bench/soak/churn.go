@@ -145,10 +145,10 @@ func (c *churn) once(ctx context.Context, n uint64) error {
 // readMsg reads server frames until a publication ("op":"msg"), at most 20.
 func readMsg(rd io.Reader) error {
 	rw := readOnly{rd}
-	for range 20 {
+	for i := range 20 {
 		b, err := wsutil.ReadServerText(rw)
 		if err != nil {
-			return fmt.Errorf("read: %w", err)
+			return fmt.Errorf("read after %d messages: %w", i, err)
 		}
 		if bytes.Contains(b, []byte(`"op":"msg"`)) {
 			return nil

@@ -47,10 +47,14 @@ type Config struct {
 	Short bool
 
 	// Server.
-	Procs        int
-	FeedRate     float64
-	FeedSymbols  int
-	History      int
+	Procs       int
+	FeedRate    float64
+	FeedSymbols int
+	History     int
+	// HistoryTTL is short so that NATS's streams (kept for twice the
+	// window) reach their limits before the steady churn: their growth
+	// until then is storage filling up, not a leak.
+	HistoryTTL   time.Duration
 	PingInterval time.Duration
 	PongTimeout  time.Duration
 	MaxOutbound  int
@@ -88,7 +92,7 @@ type Config struct {
 func Full() Config {
 	return Config{
 		Baseline: 20 * time.Second, Steady: 5 * time.Minute, Settle: 60 * time.Second, Sample: 2 * time.Second,
-		Procs: 2, FeedRate: 100, FeedSymbols: 20, History: 20000,
+		Procs: 2, FeedRate: 100, FeedSymbols: 20, History: 10000, HistoryTTL: time.Minute,
 		PingInterval: 5 * time.Second, PongTimeout: 5 * time.Second, MaxOutbound: 1 << 20,
 		Subscribers: 300, AllEvery: 4, Heartbeat: 5 * time.Second,
 		ChurnRate: 2000, Churners: 48, SubscribeEvery: 4,
@@ -125,21 +129,21 @@ func (c *Config) has(phase string) bool {
 // (set-up, baseline, the selected faults, settling), so that a caller can
 // size Steady to a target total.
 func FixedTime(c Config) time.Duration {
-	d := 25*time.Second + c.Baseline + 15*time.Second
+	d := 15*time.Second + c.Baseline + c.FaultGap
 	if c.has(PhaseKill) {
-		d += c.FaultGap + 3*c.KillWatch/2 + 3*time.Second
+		d += c.FaultGap + c.KillWatch/2 + 5*time.Second
 	}
 	if c.has(PhaseNATS) {
 		d += c.FaultGap + c.NATSOutage + c.NATSWatch + 5*time.Second
 	}
 	if c.has(PhaseSlow) {
-		d += c.FaultGap + 15*time.Second
+		d += c.FaultGap + 10*time.Second
 	}
 	if c.NewLink != nil && c.has(PhaseNetem) {
-		d += c.FaultGap + 10*time.Second + c.NetemHold + 5*time.Second
+		d += c.FaultGap + c.NetemHold + 7*time.Second
 	}
 	if c.NewLink != nil && c.has(PhaseHalfOpen) {
-		d += c.FaultGap + c.PingInterval + c.PongTimeout + c.BlackHold + 15*time.Second
+		d += c.FaultGap + c.PingInterval + c.PongTimeout + c.BlackHold + 5*time.Second
 	}
-	return d + c.FaultGap
+	return d
 }

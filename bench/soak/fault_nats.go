@@ -84,5 +84,5 @@ func feedFailures(path string, off int64) int {
 		return n
 	}
 	off = min(off, int64(len(b)))
-	return count(b[off:]) - count(b[:off])
+	return max(0, count(b[off:])-count(b[:off]))
 }

@@ -40,7 +40,6 @@ func writePlots(dir string, samples []sample, windows []Window) ([]string, error
 			p.Y.Label.Text += " (" + m.unit + ")"
 		}
 		p.Legend.Top = true
-		p.Legend.Left = true
 		ymax := 0.0
 		var lines []*plotter.Line
 		var names []string
@@ -67,22 +66,9 @@ func writePlots(dir string, samples []sample, windows []Window) ([]string, error
 			lines = append(lines, l)
 			names = append(names, pp.name)
 		}
-		ymax *= 1.1
-		for _, w := range windows {
-			if w.Name == "baseline" || w.Name == "churn" || w.Name == "steady" || w.Name == "settle" {
-				continue
-			}
-			poly, err := plotter.NewPolygon(plotter.XYs{{X: w.From, Y: 0}, {X: w.To, Y: 0}, {X: w.To, Y: ymax}, {X: w.From, Y: ymax}})
-			if err != nil {
-				return files, err
-			}
-			poly.Color = windowFill
-			poly.LineStyle.Width = 0
-			p.Add(poly)
-			lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: w.From, Y: ymax * 0.97}}, Labels: []string{w.Name}})
-			if err == nil {
-				p.Add(lab)
-			}
+		ymax *= 1.4 // headroom for the legend and the window labels
+		if err := shadeWindows(p, windows, ymax); err != nil {
+			return files, err
 		}
 		for i, l := range lines {
 			p.Add(l)
@@ -96,5 +82,82 @@ func writePlots(dir string, samples []sample, windows []Window) ([]string, error
 		}
 		files = append(files, name)
 	}
-	return files, nil
+	name, err := writeChurnPlot(dir, samples, windows)
+	if err != nil {
+		return files, err
+	}
+	return append(files, name), nil
+}
+
+// shadeWindows shades the fault windows up to ymax, with their names.
+func shadeWindows(p *plot.Plot, windows []Window, ymax float64) error {
+	k := 0
+	for _, w := range windows {
+		if w.Name == "baseline" || w.Name == "churn" || w.Name == "steady" || w.Name == "settle" {
+			continue
+		}
+		k++
+		poly, err := plotter.NewPolygon(plotter.XYs{{X: w.From, Y: 0}, {X: w.To, Y: 0}, {X: w.To, Y: ymax}, {X: w.From, Y: ymax}})
+		if err != nil {
+			return err
+		}
+		poly.Color = windowFill
+		poly.LineStyle.Width = 0
+		p.Add(poly)
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: w.From, Y: ymax * (0.97 - 0.05*float64(k%3))}}, Labels: []string{w.Name}})
+		if err != nil {
+			return err
+		}
+		p.Add(lab)
+	}
+	return nil
+}
+
+// writeChurnPlot draws the churn's completed and failed connections per
+// second between samples.
+func writeChurnPlot(dir string, samples []sample, windows []Window) (string, error) {
+	p := plot.New()
+	p.Title.Text = "churn: connections per second"
+	p.X.Label.Text = "seconds"
+	p.Y.Label.Text = "connections/s"
+	p.Legend.Top = true
+	var ok, failed plotter.XYs
+	var prev *sample
+	ymax := 1.0
+	for i := range samples {
+		s := &samples[i]
+		if s.Proc != "churn" {
+			continue
+		}
+		if prev != nil && s.T > prev.T {
+			dt := s.T - prev.T
+			ok = append(ok, plotter.XY{X: s.T, Y: float64(s.ChurnOK-prev.ChurnOK) / dt})
+			failed = append(failed, plotter.XY{X: s.T, Y: float64(s.ChurnFailed-prev.ChurnFailed) / dt})
+			ymax = math.Max(ymax, ok[len(ok)-1].Y)
+		}
+		prev = s
+	}
+	ymax *= 1.4
+	if err := shadeWindows(p, windows, ymax); err != nil {
+		return "", err
+	}
+	for _, l := range []struct {
+		name string
+		xy   plotter.XYs
+		col  color.RGBA
+	}{{"completed", ok, plotProcs[0].col}, {"failed", failed, plotProcs[len(plotProcs)-1].col}} {
+		if len(l.xy) == 0 {
+			continue
+		}
+		line, err := plotter.NewLine(l.xy)
+		if err != nil {
+			return "", err
+		}
+		line.Color = l.col
+		p.Add(line)
+		p.Legend.Add(l.name, line)
+	}
+	p.Y.Min, p.Y.Max = 0, ymax
+	name := "soak-churn.png"
+	return name, p.Save(10*vg.Inch, 5*vg.Inch, filepath.Join(dir, name))
 }

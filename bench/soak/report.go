@@ -89,8 +89,8 @@ func (r *runner) markdown(plotDir string, plots []string) string {
 		p("Command: `%s`\n\n", c.CommandLine)
 	}
 	p("## Set-up\n\n")
-	p("Every process is separate and on loopback: `nats-server -js` (fixed port and store, so a restart serves the same streams); `wsloop -procs %d -mode feed -nats …` (SO_REUSEPORT workers, slot 0 runs the feed: %.0f updates/s over %d symbols, each on `md.all` and `md.<SYMBOL>`), `-history %d -history-ttl 10m -ping-interval %v -pong-timeout %v -max-outbound %d -slow-consumer close`. ",
-		c.Procs, c.FeedRate, c.FeedSymbols, c.History, c.PingInterval, c.PongTimeout, c.MaxOutbound)
+	p("Every process is separate and on loopback: `nats-server -js` (fixed port and store, so a restart serves the same streams); `wsloop -procs %d -mode feed -nats …` (SO_REUSEPORT workers, slot 0 runs the feed: %.0f updates/s over %d symbols, each on `md.all` and `md.<SYMBOL>`), `-history %d -history-ttl %v -ping-interval %v -pong-timeout %v -max-outbound %d -slow-consumer close`. ",
+		c.Procs, c.FeedRate, c.FeedSymbols, c.History, c.HistoryTTL, c.PingInterval, c.PongTimeout, c.MaxOutbound)
 	p("%d `client/` subscribers (binary subprotocol, reconnect 100 ms–2 s with jitter, heartbeat %v/%v), each on one symbol topic and every %d-th on `md.all` too; every subscription checks independently of the client that within an epoch each delivered seq is the last one + 1 and that a recovery resumes exactly where delivery stopped. ",
 		c.Subscribers, c.Heartbeat, c.Heartbeat, c.AllEvery)
 	p("Churn: %d goroutines paced to %.0f connections/s in total, from 250 rotating source addresses 127.0.1.1–250 (TIME_WAIT spreads over them); each upgrades, every %d-th subscribes to `md.all` and reads a publication, then closes, half with a close frame and half with a reset (SO_LINGER 0). ",
@@ -118,7 +118,7 @@ func (r *runner) markdown(plotDir string, plots []string) string {
 		p("\nSkipped: %s.\n", strings.Join(res.Skipped, "; "))
 	}
 	p("\n## Slopes over the steady churn\n\n")
-	p("Least-squares slope of each series against time over the steady stretch (its first tenth left out), per minute. Worker figures are the sum over the slots at each tick where every slot answered, so a worker replaced by the kill -9 fault does not make a step: the fault is over before the steady stretch begins. Tolerances: memory (RSS, heap) may grow at most max(1 MiB, 1%% of its mean) per minute, descriptors and goroutines max(2, 0.5%% of the mean) per minute: a leak of one descriptor or goroutine per churn connection (%.0f/s) would be thousands per minute, one per reconnection of a subscriber still tens, while the noise of a few connections in flight stays well under 1/min over %v. ",
+	p("Least-squares slope of each series against time over the second half of the steady stretch, per minute (the first half lets the faults' after-effects pass and memory reach its working size: Go heaps grow to their GC goal under the churn's allocation rate, NATS caches its streams up to their limits, which -history-ttl keeps to two minutes of messages). Worker figures are the sum over the slots at each tick where every slot answered, so a worker replaced by the kill -9 fault does not make a step: the fault is over before the steady stretch begins. Tolerances: memory (RSS, heap) may grow at most max(1 MiB, 1%% of its mean) per minute, descriptors and goroutines max(2, 0.5%% of the mean) per minute: a leak of one descriptor or goroutine per churn connection (%.0f/s) would be thousands per minute, one per reconnection of a subscriber still tens, while the noise of a few connections in flight stays well under 1/min over %v. ",
 		c.ChurnRate, c.Steady)
 	if c.Short {
 		p("This is the short (CI) version: its steady stretch is too short for slopes to mean much, so they are informational.")

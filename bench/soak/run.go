@@ -118,6 +118,7 @@ func (r *runner) phases(ctx context.Context) {
 
 	churnFrom := r.now()
 	r.churn = startChurn(r.feed.addr, r.cfg.ChurnRate, r.cfg.Churners, r.cfg.SubscribeEvery)
+	r.smp.churn.Store(r.churn)
 	r.logf("churn started: target %.0f/s over %d goroutines", r.cfg.ChurnRate, r.cfg.Churners)
 	begin := r.pool.stats()
 	for _, f := range []struct {

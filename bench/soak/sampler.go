@@ -21,7 +21,10 @@ type sample struct {
 	RSS        int64   `json:"rss"`
 	Goroutines float64 `json:"goroutines"`
 	Conns      float64 `json:"conns"`
-	Heap       int64   `json:"heap,omitempty"` // the harness's Go heap in use
+	Heap       int64   `json:"heap,omitempty"` // Go heap in use (workers, edge, harness)
+	// Proc "churn": the churn's counters so far.
+	ChurnOK     uint64 `json:"churn_ok,omitempty"`
+	ChurnFailed uint64 `json:"churn_failed,omitempty"`
 }
 
 // sampler samples the suite's processes every interval on its own
@@ -31,6 +34,7 @@ type sampler struct {
 	feed  *server
 	nats  *natsServer
 	edge  atomic.Pointer[server]
+	churn atomic.Pointer[churn]
 	procs int
 
 	mu      sync.Mutex
@@ -68,6 +72,7 @@ func (s *sampler) once(ctx context.Context) {
 		if admin != "" {
 			if m, err := scrape(ctx, admin); err == nil {
 				sm.Goroutines, sm.Conns = m.get("wsloop_go_goroutines"), m.get("wsloop_connections_open")
+				sm.Heap = int64(m.get("wsloop_go_memstats_heap_inuse_bytes"))
 			} else {
 				return // a worker not serving yet (or dying) is left out
 			}
@@ -89,6 +94,9 @@ func (s *sampler) once(ctx context.Context) {
 	fds, _ := procFDs(os.Getpid())
 	rss, _ := procRSS(os.Getpid())
 	out = append(out, sample{T: now, Proc: "harness", PID: os.Getpid(), FDs: fds, RSS: rss, Goroutines: float64(runtime.NumGoroutine()), Conns: -1, Heap: int64(ms.HeapInuse)})
+	if c := s.churn.Load(); c != nil {
+		out = append(out, sample{T: now, Proc: "churn", Goroutines: -1, Conns: -1, ChurnOK: c.ok.Load(), ChurnFailed: c.failed.Load()})
+	}
 	s.mu.Lock()
 	for i := range out {
 		out[i].Tick = s.tick

@@ -107,19 +107,22 @@ func slopeTolerance(m metric, mean float64) float64 {
 	return math.Max(2, 0.005*mean)
 }
 
-// slopeChecks measures the slopes over the steady churn, its first tenth
-// left out (the faults' after-effects).
+// slopeChecks measures the slopes over the second half of the steady
+// churn: the first half lets the faults' after-effects pass and the
+// processes' memory reach its working size (Go's heap grows to its GC
+// goal under the churn's allocation rate, NATS's stream caches fill up to
+// the streams' limits).
 func (r *runner) slopeChecks() {
 	from, to := r.res.steady[0], r.res.steady[1]
 	if to <= from {
 		return
 	}
-	from += (to - from) / 10
+	from += (to - from) / 2
 	for _, s := range []struct {
 		proc string
 		ms   []metric
 	}{
-		{"workers", []metric{metricFDs, metricGoroutines, metricRSS}},
+		{"workers", []metric{metricFDs, metricGoroutines, metricRSS, metricHeap}},
 		{"supervisor", []metric{metricFDs, metricRSS}},
 		{"nats", []metric{metricFDs, metricRSS}},
 		{"harness", []metric{metricFDs, metricGoroutines, metricHeap}},

@@ -25,7 +25,7 @@ type server struct {
 func commonArgs(cfg *Config, natsURL string) []string {
 	return []string{
 		"-nats", natsURL,
-		"-history", strconv.Itoa(cfg.History), "-history-ttl", "10m",
+		"-history", strconv.Itoa(cfg.History), "-history-ttl", cfg.HistoryTTL.String(),
 		"-ping-interval", cfg.PingInterval.String(), "-pong-timeout", cfg.PongTimeout.String(),
 		"-max-outbound", strconv.Itoa(cfg.MaxOutbound), "-slow-consumer", "close",
 		"-log-level", "warn",
