@@ -2,8 +2,10 @@ package soak
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -15,7 +17,7 @@ import (
 // the same URL. One goroutine drives it.
 type natsServer struct {
 	bin, store, log string
-	port            int
+	port, monitor   int
 	p               *process
 }
 
@@ -24,14 +26,18 @@ func newNATS(bin, dir string) (*natsServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &natsServer{bin: bin, store: filepath.Join(dir, "nats-store"), log: filepath.Join(dir, "nats.log"), port: port}, nil
+	monitor, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	return &natsServer{bin: bin, store: filepath.Join(dir, "nats-store"), log: filepath.Join(dir, "nats.log"), port: port, monitor: monitor}, nil
 }
 
 func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 // start runs the server and waits until it accepts connections.
 func (n *natsServer) start(ctx context.Context) error {
-	p, err := startProcess("nats-server", n.bin, n.log, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", n.store)
+	p, err := startProcess("nats-server", n.bin, n.log, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-m", strconv.Itoa(n.monitor), "-js", "-sd", n.store)
 	if err != nil {
 		return err
 	}
@@ -58,4 +64,25 @@ func (n *natsServer) pid() int {
 		return 0
 	}
 	return n.p.pid()
+}
+
+// consumers returns how many JetStream consumers the server holds (its
+// monitoring endpoint /jsz).
+func (n *natsServer) consumers(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/jsz", n.monitor), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := scrapeClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Consumers int `json:"consumers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		return 0, err
+	}
+	return jsz.Consumers, nil
 }
