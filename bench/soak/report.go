@@ -49,11 +49,12 @@ func writeSamplesCSV(path string, samples []sample) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"tick", "t_s", "proc", "pid", "fds", "rss_bytes", "goroutines", "connections", "heap_bytes"})
+	_ = w.Write([]string{"tick", "t_s", "proc", "pid", "fds", "rss_bytes", "goroutines", "connections", "heap_bytes", "churn_ok", "churn_failed"})
 	for _, s := range samples {
 		_ = w.Write([]string{strconv.Itoa(s.Tick), strconv.FormatFloat(s.T, 'f', 2, 64), s.Proc, strconv.Itoa(s.PID),
 			strconv.FormatInt(s.FDs, 10), strconv.FormatInt(s.RSS, 10), strconv.FormatFloat(s.Goroutines, 'f', 0, 64),
-			strconv.FormatFloat(s.Conns, 'f', 0, 64), strconv.FormatInt(s.Heap, 10)})
+			strconv.FormatFloat(s.Conns, 'f', 0, 64), strconv.FormatInt(s.Heap, 10),
+			strconv.FormatUint(s.ChurnOK, 10), strconv.FormatUint(s.ChurnFailed, 10)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
