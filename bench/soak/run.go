@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/wsloop/wsloop/feed"
@@ -148,6 +149,9 @@ func (r *runner) phases(ctx context.Context) {
 	r.settle(ctx)
 	if d, err := catchUp(ctx, r.pool, r.url(), r.cfg.Settle); err != nil {
 		r.res.check("final", "subscribers caught up", false, err.Error(), "every subscriber reaches each topic's last position")
+		if files := r.dumpWorkers(ctx); len(files) > 0 {
+			r.res.Notes = append(r.res.Notes, "The final probe failed: the workers' goroutine stacks at that moment are in "+strings.Join(files, ", ")+" next to the samples.")
+		}
 	} else {
 		r.res.check("final", "subscribers caught up", true, fmt.Sprintf("all %d within %s", r.cfg.Subscribers, secs(d)), fmt.Sprintf("within %v", r.cfg.Settle))
 	}
