@@ -90,35 +90,8 @@ func (cn *conn) readLoop() error {
 			return cn.fail(1002, "bad frame header")
 		}
 		if h.op.IsControl() {
-			if h.length > 125 || !h.fin {
-				return cn.fail(1002, "bad control frame")
-			}
-			if err := cn.rd.fill(int(h.length)); err != nil {
-				return cn.readErr(err)
-			}
-			p := (*cn.rd.buf)[cn.rd.r : cn.rd.r+int(h.length)]
-			cn.rd.r += int(h.length)
-			switch h.op {
-			case ws.OpPing:
-				_ = cn.wr.send(newFrame(ws.OpPong, false, p), nil, true)
-			case ws.OpPong:
-			case ws.OpClose:
-				ce := &CloseError{Code: 1005}
-				if len(p) >= 2 {
-					ce.Code = int(p[0])<<8 | int(p[1])
-					ce.Reason = string(p[2:])
-				}
-				if cn.closing.Load() {
-					return ce
-				}
-				code := ce.Code
-				if code == 1005 {
-					code = 1000
-				}
-				cn.sendClose(code, "")
-				return ce
-			default:
-				return cn.fail(1002, "bad opcode")
+			if err := cn.control(h); err != nil {
+				return err
 			}
 			continue
 		}
@@ -146,28 +119,71 @@ func (cn *conn) readLoop() error {
 			continue
 		}
 		inMsg = false
-		data := msg.B
-		var z *bytebufferpool.ByteBuffer
-		if compressed {
-			z = bytebufferpool.Get()
-			if err := decompress(z, data, cfg.maxMessage); err != nil {
-				putBuffer(z)
-				if errors.Is(err, ErrTooLarge) {
-					return cn.fail(1009, "message too big")
-				}
-				return cn.fail(1007, "bad compressed data")
-			}
-			data = z.B
-		}
-		cn.c.dispatch(cn, MessageType(msgOp), data)
-		if z != nil {
-			putBuffer(z)
+		if err := cn.deliver(MessageType(msgOp), msg.B, compressed); err != nil {
+			return err
 		}
 		if cap(msg.B) > 1<<20 { // do not keep a huge buffer at rest
 			putBuffer(msg)
 			msg = bytebufferpool.Get()
 		}
 	}
+}
+
+// control handles one control frame (RFC 6455 §5.5); a non-nil error
+// ends the connection. Kept out of readLoop, like deliver, so that the
+// frame of readLoop, in which an idle client waits, stays small enough
+// for the goroutine's initial 2 KiB stack.
+func (cn *conn) control(h header) error {
+	if h.length > 125 || !h.fin {
+		return cn.fail(1002, "bad control frame")
+	}
+	if err := cn.rd.fill(int(h.length)); err != nil {
+		return cn.readErr(err)
+	}
+	p := (*cn.rd.buf)[cn.rd.r : cn.rd.r+int(h.length)]
+	cn.rd.r += int(h.length)
+	switch h.op {
+	case ws.OpPing:
+		_ = cn.wr.send(newFrame(ws.OpPong, false, p), nil, true)
+	case ws.OpPong:
+	case ws.OpClose:
+		ce := &CloseError{Code: 1005}
+		if len(p) >= 2 {
+			ce.Code = int(p[0])<<8 | int(p[1])
+			ce.Reason = string(p[2:])
+		}
+		if cn.closing.Load() {
+			return ce
+		}
+		code := ce.Code
+		if code == 1005 {
+			code = 1000
+		}
+		cn.sendClose(code, "")
+		return ce
+	default:
+		return cn.fail(1002, "bad opcode")
+	}
+	return nil
+}
+
+// deliver hands a complete message to the client, inflating it first if
+// it was compressed (RFC 7692 §6.2).
+func (cn *conn) deliver(t MessageType, data []byte, compressed bool) error {
+	if !compressed {
+		cn.c.dispatch(cn, t, data)
+		return nil
+	}
+	z := bytebufferpool.Get()
+	defer putBuffer(z)
+	if err := decompress(z, data, cn.c.cfg.maxMessage); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return cn.fail(1009, "message too big")
+		}
+		return cn.fail(1007, "bad compressed data")
+	}
+	cn.c.dispatch(cn, t, z.B)
+	return nil
 }
 
 // readErr maps a read error: a timeout with the heartbeat on is a missing

@@ -76,6 +76,13 @@ func TestIdleMemory(t *testing.T) {
 	if g1-g0 > n+2 {
 		t.Errorf("%d goroutines for %d clients", g1-g0, n)
 	}
+	// An idle client that has received nothing waits in readLoop →
+	// readHeader → fill → Read; that path fits in a goroutine's initial
+	// 2 KiB stack, which would otherwise double. (Handling a frame goes
+	// deeper, and then the stack stays at 4 KiB: see bench/BENCHMARKS.md.)
+	if stacks := float64(as-bs) / float64(n); !raceEnabled && stacks > 3<<10 {
+		t.Errorf("%.0f B of stack per idle client: its goroutine outgrew 2 KiB; keep the idle read path shallow", stacks)
+	}
 	if !raceEnabled && per > 32<<10 {
 		t.Errorf("%.0f bytes per idle client", per)
 	}

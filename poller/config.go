@@ -25,6 +25,7 @@ const (
 	DefaultMaxOutbound      = 4 << 20
 	DefaultCompressMin      = 256
 	DefaultConflateAbove    = 64 << 10
+	DefaultGoingAwayReason  = "server shutting down"
 )
 
 // SlowConsumerPolicy says what happens to a connection whose peer does not
@@ -85,8 +86,16 @@ type Config struct {
 	// CloseTimeout is how long the server waits for the peer's close frame
 	// after sending its own before it drops TCP.
 	CloseTimeout time.Duration
+	// GoingAwayReason is the reason of the 1001 Going Away close frame that
+	// Shutdown sends to every connection (RFC 6455 §7.4.1); "" means
+	// DefaultGoingAwayReason. It is the place for a hint to the client,
+	// e.g. "restart: reconnect" when another server takes over. Cut to 123
+	// bytes (§5.5).
+	GoingAwayReason string
 	// ReusePort gives every event loop its own SO_REUSEPORT listener, so
-	// that several processes can share one port.
+	// that several processes can share one port. On Linux, Shutdown takes
+	// this process's listeners on the address out of the port's group
+	// first (leaveReusePortGroup), so new connections go to the others.
 	ReusePort bool
 	// ReadBufferCap is gnet's per-loop read buffer (bytes per OnTraffic).
 	ReadBufferCap int
@@ -209,6 +218,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.GoingAwayReason == "" {
+		c.GoingAwayReason = DefaultGoingAwayReason
 	}
 	if c.ReadBufferCap <= 0 {
 		c.ReadBufferCap = DefaultReadBufferCap

@@ -43,6 +43,7 @@ type Engine struct {
 	pool     *workpool.Pool[task]
 
 	handshakeTicks, closeTicks, idleTicks, pingTicks, pongTicks uint32
+	goingAway                                                   *codec.CloseError // Shutdown's 1001
 
 	gnetEng  gnet.Engine
 	addr     atomic.Value  // string: the bound address
@@ -89,6 +90,7 @@ func New(h Handler, cfg Config) *Engine {
 	e.idleTicks = ticksOf(cfg.IdleTimeout)
 	e.pingTicks = ticksOf(cfg.PingInterval)
 	e.pongTicks = ticksOf(cfg.PongTimeout)
+	e.goingAway = &codec.CloseError{Code: ws.StatusGoingAway, Reason: cfg.GoingAwayReason}
 	dcfg := codec.DecoderConfig{MaxMessageSize: cfg.MaxMessageSize}
 	e.decoders.New = func() any { return codec.NewDecoder(dcfg) }
 	e.stats.handlerCounts = make([]atomic.Uint64, len(HandlerBuckets))
@@ -191,12 +193,20 @@ func (e *Engine) Open() int64 { return e.open.Load() }
 // Shutdown waits for them to finish their closing handshake (each at most
 // the close timeout) or for ctx to end; then it stops the event loops,
 // which drop whatever is left, and waits (again at most until ctx ends)
-// for the workers to finish their queues. Safe from any goroutine.
+// for the workers to finish their queues. With ReusePort the listeners
+// leave the port's SO_REUSEPORT group first. Safe from any goroutine.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.draining.Swap(true) {
 		return e.Wait()
 	}
 	e.stopTLS()
+	if e.cfg.ReusePort {
+		if n, err := leaveReusePortGroup(e.Addr()); err != nil {
+			e.cfg.Logger.Warn("draining: could not leave the SO_REUSEPORT group; new connections may still arrive", "listeners", n, "err", err)
+		} else {
+			e.cfg.Logger.Debug("draining: left the SO_REUSEPORT group", "listeners", n)
+		}
+	}
 	for _, l := range e.loopList() {
 		_ = l.execute(l.goAway)
 	}

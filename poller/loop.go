@@ -14,7 +14,6 @@ import (
 var (
 	errPingTimeout  = &codec.CloseError{Code: ws.StatusInternalServerError, Reason: "keepalive ping timeout"}
 	errIdleTimeout  = &codec.CloseError{Code: ws.StatusGoingAway, Reason: "idle timeout"}
-	errGoingAway    = &codec.CloseError{Code: ws.StatusGoingAway, Reason: "server shutting down"}
 	errCloseTimeout = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: "peer did not complete the closing handshake"}
 	errHandshake    = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: "handshake timeout"}
 )
@@ -197,7 +196,7 @@ func (l *loop) goAway() {
 		switch c.state() {
 		case stateOpen:
 			if !c.has(flagCloseQueued) && !c.closing() {
-				c.closeAfterReplies(errGoingAway, thenWait)
+				c.closeAfterReplies(l.eng.goingAway, thenWait)
 			}
 		case stateHandshake:
 			_ = l.el.Close(c.gc)

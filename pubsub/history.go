@@ -42,6 +42,20 @@ func (h *history) reset() {
 	h.ring, h.start, h.n = h.ring[:0], 0, 0
 }
 
+// backfill makes msgs (oldest first, consecutive, ending at the topic's
+// latest message) the history when they reach back further than what it
+// holds, so that the next recoveries from that far back are answered here.
+// The messages become the history's.
+func (h *history) backfill(msgs []Message) {
+	if len(msgs) == 0 || (h.n > 0 && h.ring[h.start].Seq <= msgs[0].Seq) {
+		return
+	}
+	h.reset()
+	for _, m := range msgs {
+		h.add(m)
+	}
+}
+
 // expire drops messages older than the ttl at now.
 func (h *history) expire(now time.Time) {
 	for h.ttl > 0 && h.n > 0 && now.Sub(h.ring[h.start].Time) > h.ttl {

@@ -56,3 +56,51 @@ func TestHistoryDisabled(t *testing.T) {
 		t.Error("no history: an up-to-date client needs nothing and should succeed")
 	}
 }
+
+// backfill replaces the ring only with messages reaching back further,
+// keeping the size limit.
+func TestHistoryBackfill(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	msgs := func(from, to uint64) []Message {
+		var out []Message
+		for s := from; s <= to; s++ {
+			out = append(out, Message{Position: Position{Seq: s}, Time: t0})
+		}
+		return out
+	}
+	cases := []struct {
+		name          string
+		held, fill    [2]uint64 // seq ranges; {0,0}: none
+		oldest, count uint64
+	}{
+		{"empty ring", [2]uint64{}, [2]uint64{3, 7}, 3, 5},
+		{"reaches further back", [2]uint64{6, 7}, [2]uint64{3, 7}, 3, 5},
+		{"not further back", [2]uint64{3, 7}, [2]uint64{5, 7}, 3, 5},
+		{"same start", [2]uint64{3, 7}, [2]uint64{3, 7}, 3, 5},
+		{"cut to the size", [2]uint64{9, 10}, [2]uint64{1, 10}, 5, 6},
+		{"nothing to fill", [2]uint64{6, 7}, [2]uint64{}, 6, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(6, time.Minute)
+			if tc.held[0] > 0 {
+				for _, m := range msgs(tc.held[0], tc.held[1]) {
+					h.add(m)
+				}
+			}
+			var fill []Message
+			if tc.fill[0] > 0 {
+				fill = msgs(tc.fill[0], tc.fill[1])
+			}
+			h.backfill(fill)
+			last := max(tc.held[1], tc.fill[1])
+			got, ok := h.since(tc.oldest-1, last, t0)
+			if !ok || uint64(len(got)) != tc.count || got[0].Seq != tc.oldest {
+				t.Fatalf("since(%d) = %v, %v; want %d messages from %d", tc.oldest-1, got, ok, tc.count, tc.oldest)
+			}
+			if _, ok := h.since(tc.oldest-2, last, t0); ok && tc.oldest > 1 {
+				t.Errorf("since(%d) ok: the ring reaches back further than %d", tc.oldest-2, tc.oldest)
+			}
+		})
+	}
+}

@@ -166,8 +166,10 @@ func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer b
 
 // recover finds the messages after since, with t's lock held: from the
 // recent ring when it reaches back far enough, else from the broker's
-// history; only up to t.last, since later ones are still to be delivered
-// here and will reach the new subscriber live.
+// history, which then backfills the ring (a process that just started
+// asks the broker once per topic, not once per reconnecting subscriber);
+// only up to t.last, since later ones are still to be delivered here and
+// will reach the new subscriber live.
 func (t *topic) recover(since Position) (Recovery, []Message) {
 	if since.Epoch != t.last.Epoch {
 		return RecoveryFailed, nil
@@ -184,6 +186,9 @@ func (t *topic) recover(since Position) (Recovery, []Message) {
 			msgs = msgs[:i]
 			break
 		}
+	}
+	if len(msgs) > 0 && msgs[len(msgs)-1].Seq == t.last.Seq {
+		t.recent.backfill(msgs)
 	}
 	return RecoveryOK, msgs
 }

@@ -461,7 +461,7 @@ func TestConformanceKeepalive(t *testing.T) {
 }
 
 func TestConformanceShutdown(t *testing.T) {
-	srv := server.New(server.Echo())
+	srv := server.New(server.Echo(), server.WithGoingAwayReason("restart: reconnect"))
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -479,11 +479,12 @@ func TestConformanceShutdown(t *testing.T) {
 		done <- srv.Shutdown(ctx)
 	}()
 
-	// S.1: every open connection gets close 1001.
+	// S.1: every open connection gets close 1001, with the configured
+	// reason.
 	for _, c := range []*client{a, a2} {
 		f := c.mustReadFrame(readTimeout)
-		if code, _ := closeBody(f.payload); f.op != ws.OpClose || code != 1001 {
-			t.Fatalf("S.1: expected close 1001, got %s", f)
+		if code, reason := closeBody(f.payload); f.op != ws.OpClose || code != 1001 || reason != "restart: reconnect" {
+			t.Fatalf("S.1: expected close 1001 \"restart: reconnect\", got %s", f)
 		}
 	}
 	// a2 completes the handshake at once.

@@ -61,6 +61,13 @@ func WithPingInterval(d time.Duration) Option {
 // websockets does for a keepalive timeout.
 func WithPongTimeout(d time.Duration) Option { return func(c *poller.Config) { c.PongTimeout = d } }
 
+// WithGoingAwayReason sets the reason of the 1001 Going Away close frame
+// Shutdown sends (default "server shutting down"), e.g. "restart:
+// reconnect" when another server takes over at once.
+func WithGoingAwayReason(reason string) Option {
+	return func(c *poller.Config) { c.GoingAwayReason = reason }
+}
+
 // WithCloseTimeout sets how long the server waits for the peer's close
 // frame after sending its own (default 5 s) before it drops TCP.
 func WithCloseTimeout(d time.Duration) Option {
@@ -68,7 +75,9 @@ func WithCloseTimeout(d time.Duration) Option {
 }
 
 // WithReusePort gives each event loop its own SO_REUSEPORT listener, so
-// that several server processes can share one port (Linux, FreeBSD).
+// that several server processes can share one port (Linux, FreeBSD). On
+// Linux, Shutdown takes all of this process's SO_REUSEPORT listeners on
+// the address out of the port's group: run one such server per process.
 func WithReusePort(on bool) Option { return func(c *poller.Config) { c.ReusePort = on } }
 
 // WithReadBufferCap sets gnet's per-loop read buffer (default 64 KiB): the

@@ -59,8 +59,10 @@ func (s *Server) Connections() int64 { return s.eng.Open() }
 // Shutdown drains the server gracefully: new upgrades get 503, every open
 // connection gets a 1001 Going Away close frame after what was already
 // queued for it, and Shutdown waits for the closing handshakes or for ctx
-// to end, then stops the event loops and the workers. Safe from any
-// goroutine.
+// to end, then stops the event loops and the workers. With WithReusePort
+// (on Linux) the server first leaves the port's SO_REUSEPORT group, so
+// the kernel hands new connections to the other processes on the port
+// rather than to this one. Safe from any goroutine.
 func (s *Server) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx) }
 
 // TLSAddr is the bound address of the wss listener (WithTLS), or "".

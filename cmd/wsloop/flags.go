@@ -34,6 +34,7 @@ type flags struct {
 	gogc                                            int
 
 	handshakeTO, idleTO, pingInterval, pongTimeout, closeTimeout, drainTimeout time.Duration
+	goingAway                                                                  string
 
 	reusePort, trimMemory bool
 
@@ -87,6 +88,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.DurationVar(&f.pongTimeout, "pong-timeout", poller.DefaultPongTimeout, "wait this long after a ping before closing with 1011")
 	fs.DurationVar(&f.closeTimeout, "close-timeout", poller.DefaultCloseTimeout, "wait this long for the peer's close frame")
 	fs.BoolVar(&f.reusePort, "reuseport", false, "SO_REUSEPORT: several processes share the port")
+	fs.StringVar(&f.goingAway, "going-away-reason", "", "reason of the 1001 Going Away sent on drain (empty: \""+poller.DefaultGoingAwayReason+"\", or \""+supervisedGoingAway+"\" in a -procs worker)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for connections to close")
 	fs.IntVar(&f.procs, "procs", 0, "run this many worker processes on -addr with SO_REUSEPORT under a supervisor that restarts them and rolls them over on SIGHUP (0 or 1: this process serves); pubsub/feed need -nats; worker i's -admin port is PORT+i (PORT+N+i in odd generations)")
 	fs.DurationVar(&f.statusInterval, "status-interval", 10*time.Second, "-procs: how often the supervisor logs each worker's connections (also on SIGUSR1; 0: only then)")
@@ -202,6 +204,7 @@ func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
 		server.WithPingInterval(f.pingInterval),
 		server.WithPongTimeout(f.pongTimeout),
 		server.WithCloseTimeout(f.closeTimeout),
+		server.WithGoingAwayReason(f.goingAway),
 		server.WithReusePort(f.reusePort),
 		server.WithReadBufferCap(f.readBufferCap),
 		server.WithMemoryTrim(f.trimMemory),

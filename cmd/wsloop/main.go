@@ -73,6 +73,9 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	}
 	if w != nil {
 		f.reusePort = true
+		if f.goingAway == "" {
+			f.goingAway = supervisedGoingAway
+		}
 		logger = logger.With("slot", w.slot, "gen", w.gen)
 	} else if f.procs > 1 {
 		return supervise(f, args, logger, stop)

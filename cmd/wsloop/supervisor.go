@@ -32,9 +32,11 @@ import (
 //   - on SIGHUP starts generation g+1 (N new workers on the same port),
 //     waits until all listen (at most rollTimeout; if one fails, the new
 //     generation is stopped and the old one keeps serving), then sends
-//     SIGTERM to the old workers, which drain: 503 to new upgrades, 1001
-//     Going Away to their connections, exit when empty or after
-//     -drain-timeout (SIGKILL drainTimeout+killGrace later);
+//     SIGTERM to the old workers, which drain: they leave the port's
+//     SO_REUSEPORT group (so new connections reach the new generation;
+//     an upgrade already accepted gets 503), send 1001 Going Away
+//     "restart: reconnect" to their connections, and exit when empty or
+//     after -drain-timeout (SIGKILL drainTimeout+killGrace later);
 //   - on SIGTERM or SIGINT drains every worker the same way and exits;
 //   - logs every worker's pid, address, admin address and connections
 //     every -status-interval and on SIGUSR1.

@@ -231,6 +231,7 @@ func TestProcsRestartsDeadWorker(t *testing.T) {
 // server closes, as a client library would, retrying every 20 ms.
 type reconnectingClient struct {
 	closes    map[ws.StatusCode]int // server closes by code
+	reasons   map[string]int        // and by reason
 	reconnect int                   // reconnections
 	longest   time.Duration         // longest outage: close to working connection
 	refused   map[int]int           // upgrade refusals by HTTP status
@@ -243,7 +244,7 @@ type reconnectingClient struct {
 // until ctx ends; then it reports on done.
 func (c *reconnectingClient) run(ctx context.Context, addr string, up, done chan<- struct{}) {
 	defer func() { done <- struct{}{} }()
-	c.refused, c.closes = map[int]int{}, map[ws.StatusCode]int{}
+	c.refused, c.closes, c.reasons = map[int]int{}, map[ws.StatusCode]int{}, map[string]int{}
 	dial := func() (net.Conn, error) {
 		for ctx.Err() == nil {
 			dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -305,6 +306,7 @@ func (c *reconnectingClient) run(ctx context.Context, addr string, up, done chan
 			return
 		}
 		c.closes[closed.Code]++
+		c.reasons[closed.Reason]++
 	}
 }
 
@@ -363,8 +365,9 @@ func TestProcsRollingRestart(t *testing.T) {
 	netErrs, reconnects, stuck := 0, 0, 0
 	var longest time.Duration
 	for i, c := range cs {
-		if c.err != nil || c.reconnect == 0 || len(c.closes) != 1 || c.closes[ws.StatusGoingAway] == 0 {
-			t.Errorf("client %d: %d reconnections, closes by code %v, %v", i, c.reconnect, c.closes, c.err)
+		if c.err != nil || c.reconnect == 0 || len(c.closes) != 1 || c.closes[ws.StatusGoingAway] == 0 ||
+			len(c.reasons) != 1 || c.reasons[supervisedGoingAway] == 0 {
+			t.Errorf("client %d: %d reconnections, closes by code %v and reason %v, %v", i, c.reconnect, c.closes, c.reasons, c.err)
 		}
 		if c.longest > 5*time.Second {
 			t.Errorf("client %d was out for %v", i, c.longest)
@@ -606,5 +609,58 @@ func TestProcsChecks(t *testing.T) {
 		if _, err := workerFromEnv(env(map[string]string{workerEnv: v})); err == nil {
 			t.Errorf("%s=%q accepted", workerEnv, v)
 		}
+	}
+}
+
+// A draining worker leaves the port's SO_REUSEPORT group at once: while
+// the old generation still waits for clients that do not answer its 1001,
+// every new connection reaches the new generation (no 503).
+func TestProcsDrainLeavesPort(t *testing.T) {
+	s, workers := startSup(t, 2, "-close-timeout", "10s", "-drain-timeout", "15s")
+	addr := workers[0].Addr
+	// Silent connections hold both old workers in their drain.
+	var silent []net.Conn
+	for len(silent) < 40 {
+		silent = append(silent, echoDial(t, addr))
+	}
+	for _, w := range workers {
+		if n := openConns(t, w.Admin); n == 0 {
+			t.Fatalf("worker %d holds none of %d connections", w.Slot, len(silent))
+		}
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.await(t, 30*time.Second, func(e supEvent) bool { return e.Msg == "rolled over: the previous generation drains" })
+	// Every old worker has begun its drain once its 1001 arrived.
+	for _, c := range silent {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := ws.ReadFrame(c); err != nil {
+			t.Fatalf("no 1001 from the draining generation: %v", err)
+		}
+	}
+	const dials = 100
+	refused := 0
+	for range dials {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn, err := dialWS(ctx, addr)
+		cancel()
+		if err != nil {
+			refused++
+			t.Logf("dial during the drain: %v", err)
+			continue
+		}
+		if err := echoOnce(conn, "new", 5*time.Second); err != nil {
+			t.Errorf("echo during the drain: %v", err)
+		}
+		conn.Close()
+	}
+	for _, w := range workers {
+		if openConns(t, w.Admin) == 0 {
+			t.Errorf("worker %d of generation 1 was empty before the dials ended: the test proves nothing", w.Slot)
+		}
+	}
+	if refused > 0 {
+		t.Errorf("%d of %d upgrades during the drain failed; the new generation should have taken all", refused, dials)
 	}
 }

@@ -29,6 +29,11 @@ const workerEnv = "WSLOOP_SUPERVISED_WORKER"
 // A failed write means the supervisor is gone: the worker drains.
 const statusFD = 3
 
+// supervisedGoingAway is a worker's 1001 reason: it drains because a new
+// generation took over (SIGHUP) or the service stops, and a client should
+// reconnect either way.
+const supervisedGoingAway = "restart: reconnect"
+
 // statusEvery is how often a worker reports its connections.
 const statusEvery = time.Second
 

@@ -13,6 +13,7 @@
 //	wsbench -scenario echo    -conns 1000 -size 64 -rate 50000
 //	wsbench -scenario million -servers wsloop -conns 1000000
 //	wsbench -scenario fanout  -servers wsloop,wsloop-local,gws,nbio,gorilla -subscribers 100000 -topics 1 -size 100 -rate 10,20
+//	wsbench -scenario clients -clients wsloop,gorilla,coder -conns 100000
 //
 // Scenarios:
 //
@@ -41,6 +42,13 @@
 //	         p50/p99/p999 from timestamps in the payload, loss, per-topic
 //	         order. A list of rates (-rate 5,10,20) runs each as its own
 //	         scenario and adds a sweep table. See fanout.go.
+//	clients  N idle connections (default 100,000) of each Go client library
+//	         in -clients (wsloop's client/, gorilla, coder), with a
+//	         heartbeat, held by ceil(N/-per-load) wsclients processes
+//	         against -procs wsloop processes; client RSS total and marginal
+//	         per connection, Go heap, stacks and goroutines per connection,
+//	         connect time, connections alive after -hold (default 30s).
+//	         Sets the million scenario's sysctls. See clients.go.
 //
 // Every scenario uses ceil(N/18000) load-generator processes (bench/cmd/wsload),
 // each bound to its own block of source addresses in 127.0.0.0/8 that is
@@ -112,10 +120,11 @@ type config struct {
 	rounds   int
 	drain    time.Duration
 
-	subscribers int    // fanout
-	topics      int    // fanout
-	wsloopProto string // fanout: the subprotocol offered to wsloop
-	sizeSet     bool   // -size was given
+	subscribers int           // fanout
+	topics      int           // fanout
+	wsloopProto string        // fanout: the subprotocol offered to wsloop
+	cl          clientsConfig // clients (clients.go)
+	sizeSet     bool          // -size was given
 
 	procs           int // million: server processes (0: ceil(N/perServer))
 	perServer       int
@@ -152,19 +161,20 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	c := &config{}
 	var scen, servers, memFloor, rates string
-	fs.StringVar(&scen, "scenario", "idle", "scenarios to run, comma-separated: idle, echo, million, fanout")
+	fs.StringVar(&scen, "scenario", "idle", "scenarios to run, comma-separated: idle, echo, million, fanout, clients")
 	fs.StringVar(&servers, "servers", "", "servers to compare, comma-separated (default: "+strings.Join(knownServers, ",")+"; for fanout "+strings.Join(fanoutServers, ",")+"); ratios are always to wsloop")
-	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000, fanout -subscribers)")
+	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000, fanout -subscribers, clients 100000)")
 	fs.IntVar(&c.size, "size", 1024, "echo message payload bytes (fanout: publication bytes, default 100)")
 	fs.StringVar(&rates, "rate", "0", "echo: offered messages per second in total (0: closed loop); fanout: publications per second over all topics (default 10); a comma-separated list runs one scenario per rate")
 	fs.IntVar(&c.subscribers, "subscribers", 0, "fanout: subscriber connections (0: -conns, else 100000)")
 	fs.IntVar(&c.topics, "topics", 1, "fanout: topics t0 … tN-1; every subscriber subscribes to all of them")
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "fanout: how long subscribers wait for publications after the window")
 	fs.StringVar(&c.wsloopProto, "wsloop-subprotocol", "wsloop.bin", "fanout: the subprotocol subscribers offer wsloop (wsloop.bin or wsloop.json)")
+	c.cl.register(fs)
 	fs.IntVar(&c.inflight, "inflight", 1, "echo closed loop: messages outstanding per connection")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "echo: measured time per run")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "echo: unmeasured time before the measured window")
-	fs.DurationVar(&c.hold, "hold", 0, "idle/million: how long connections are held before RSS is read (0: idle 10s, million 30s)")
+	fs.DurationVar(&c.hold, "hold", 0, "idle/million/clients: how long connections are held before RSS is read (0: idle 10s, million and clients 30s)")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; every round runs every server once, in the same order")
 	fs.IntVar(&c.procs, "procs", 0, "million: server processes per server, sharing the port with SO_REUSEPORT (0: ceil(conns/-per-server))")
 	fs.IntVar(&c.perServer, "per-server", 16000, "million: connections aimed at one server process (each may hold < 20,000 files)")
@@ -193,18 +203,28 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	fs.Visit(func(f *flag.Flag) { c.sizeSet = c.sizeSet || f.Name == "size" })
-	fanout := false
+	fanout, clients := false, false
 	for _, s := range splitList(scen) {
 		switch s {
-		case "idle", "echo", "million", "fanout":
+		case "idle", "echo", "million", "fanout", "clients":
 			c.scenarios = append(c.scenarios, s)
 			fanout = fanout || s == "fanout"
+			clients = clients || s == "clients"
 		default:
-			return nil, fmt.Errorf("-scenario %q: want idle, echo, million or fanout", s)
+			return nil, fmt.Errorf("-scenario %q: want idle, echo, million, fanout or clients", s)
 		}
 	}
-	if fanout && len(c.scenarios) > 1 {
-		return nil, errors.New("-scenario fanout runs alone (its servers and flags differ from the others')")
+	if (fanout || clients) && len(c.scenarios) > 1 {
+		return nil, errors.New("-scenario fanout and clients run alone (their servers and flags differ from the others')")
+	}
+	if clients {
+		if servers != "" && servers != "wsloop" {
+			return nil, errors.New("-scenario clients: the server is always wsloop (compare clients with -clients)")
+		}
+		servers = "wsloop"
+		if err := c.cl.parse(); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range splitList(rates) {
 		v, err := strconv.ParseFloat(f, 64)
@@ -433,6 +453,9 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (err e
 		}
 	} else if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return err
+	}
+	if cfg.scenarios[0] == "clients" {
+		return b.runClients(ctx, moduleDir, binDir)
 	}
 	b.logf("building %s and wsload in %s", strings.Join(cfg.servers, ", "), binDir)
 	t0 := time.Now()

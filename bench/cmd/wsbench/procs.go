@@ -267,6 +267,9 @@ func buildBinaries(ctx context.Context, moduleDir, dir string, servers []string,
 			// The same binary; wsloop-edge and wsloop-local only
 			// differ in their flags.
 			out[s] = filepath.Join(dir, "wsloop")
+		case "wsclients": // the clients scenario's client processes
+			pkgs = append(pkgs, "./cmd/wsclients")
+			out[s] = filepath.Join(dir, s)
 		default:
 			pkgs = append(pkgs, "./peers/"+s)
 			out[s] = filepath.Join(dir, s)

@@ -407,7 +407,7 @@ func goals(sp spec, sums []summary) []string {
 	return out
 }
 
-func writeJSON(path string, sums []summary) error {
+func writeJSON(path string, sums any) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
