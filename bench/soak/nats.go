@@ -8,17 +8,19 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // natsServer is a nats-server process with JetStream on a fixed loopback
 // port and store directory, so that a restart serves the same streams at
-// the same URL. One goroutine drives it.
+// the same URL. One goroutine drives it (start, stop); pid is safe from
+// any (the sampler's).
 type natsServer struct {
 	bin, store, log string
 	port, monitor   int
-	p               *process
+	p               atomic.Pointer[process]
 }
 
 func newNATS(bin, dir string) (*natsServer, error) {
@@ -41,7 +43,7 @@ func (n *natsServer) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.p = p
+	n.p.Store(p)
 	return waitFor(ctx, 20*time.Second, "nats-server listening", func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.port), time.Second)
 		if err != nil {
@@ -54,16 +56,17 @@ func (n *natsServer) start(ctx context.Context) error {
 
 // stop ends the server gracefully (SIGTERM; SIGKILL after 10 s).
 func (n *natsServer) stop() {
-	if n.p != nil {
-		n.p.stop(syscall.SIGTERM, 10*time.Second)
+	if p := n.p.Load(); p != nil {
+		p.stop(syscall.SIGTERM, 10*time.Second)
 	}
 }
 
 func (n *natsServer) pid() int {
-	if n.p == nil || !n.p.running() {
+	p := n.p.Load()
+	if p == nil || !p.running() {
 		return 0
 	}
-	return n.p.pid()
+	return p.pid()
 }
 
 // consumers returns how many JetStream consumers the server holds (its

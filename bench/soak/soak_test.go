@@ -29,6 +29,9 @@ func TestSoakShort(t *testing.T) {
 	}
 	cfg := Short()
 	cfg.Out = t.TempDir()
+	if dir := os.Getenv(soakEnv + "_OUT"); dir != "" {
+		cfg.Out = dir // keep the samples, plots and any goroutine dumps
+	}
 	cfg.Log = testLog{t}
 	cfg.NewLink, cfg.LinkMissing = DefaultLink()
 	if cfg.NewLink == nil {
