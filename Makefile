@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 # Prerequisites of `test` must run in the listed order, even under -j.
 .NOTPARALLEL:
 
-.PHONY: all run feed build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million
+.PHONY: all run feed build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million soak
 
 all: build
 
@@ -43,10 +43,13 @@ cross:
 race:
 	$(GO) test -race ./...
 
-# bench/ is a separate Go module (load generators, Node comparison).
+# bench/ is a separate Go module (load generators, Node comparison). The
+# two-minute soak (churn and every fault, bench/soak TestSoakShort) runs in
+# a step of its own so it does not share the machine with other tests.
 bench-module:
 	@if [ -f bench/go.mod ]; then \
-		cd bench && $(GO) vet ./... && WSLOOP_IDLE_N=18000 $(GO) test -race -v -run IdleMemory ./idle && $(GO) test -race ./...; \
+		cd bench && $(GO) vet ./... && WSLOOP_IDLE_N=18000 $(GO) test -race -v -run IdleMemory ./idle && \
+		WSLOOP_SOAK=short $(GO) test -race -v -timeout 15m -run '^TestSoakShort$$' ./soak && $(GO) test -race ./...; \
 	else \
 		echo "bench/go.mod not present; skipping bench module"; \
 	fi
@@ -82,3 +85,13 @@ bench:
 # sysctls it needs (as root) and restores them, even on failure.
 bench-million:
 	cd bench && $(GO) run ./cmd/wsbench -scenario million -servers wsloop -conns 1000000 -rounds 1 -pin=false -json $(BENCH_OUT)/million.json -charts $(BENCH_OUT)/charts
+
+# Soak and fault suite, about 10 minutes unattended: churn of short
+# connections while a feed runs, kill -9 of a worker, a NATS restart, a
+# client that stops reading, an impaired netns link and half-open
+# connections (as root, with /dev/net/tun and iproute2; skipped
+# otherwise). Writes bench/SOAK.md and bench/results/soak/; fails when a
+# check fails.
+SOAK_DURATION ?= 10m
+soak:
+	cd bench && $(GO) run ./cmd/wssoak -duration $(SOAK_DURATION) -out results/soak -report SOAK.md
