@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 # Prerequisites of `test` must run in the listed order, even under -j.
 .NOTPARALLEL:
 
-.PHONY: all run feed build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million soak
+.PHONY: all run feed build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million bench-clients soak
 
 all: build
 
@@ -80,6 +80,12 @@ bench:
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 100000 -topics 1 -size 100 -rate 1,10,20 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-100000x1.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 10000 -topics 100 -size 100 -rate 50,100,200 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-10000x100.json -charts $(BENCH_OUT)/charts
+
+# 100,000 idle connections each of wsloop's Go client (client/), gorilla's and
+# coder's, with heartbeats, over several client processes (about 11 minutes);
+# sets the million scenario's sysctls (root) and restores them.
+bench-clients:
+	cd bench && $(GO) run ./cmd/wsbench -scenario clients -clients wsloop,gorilla,coder -conns 100000 -rounds 3 -warm-run=false -json $(BENCH_OUT)/clients/clients-100000.json
 
 # 1,000,000 idle connections to wsloop over SO_REUSEPORT processes; sets the
 # sysctls it needs (as root) and restores them, even on failure.
