@@ -23,12 +23,12 @@ func (h *history) add(m Message) {
 	if h.max <= 0 {
 		return
 	}
-	if len(h.ring) < h.max {
-		h.ring = append(h.ring, Message{})
+	if h.n == len(h.ring) && h.n < h.max {
+		h.grow()
 	}
 	if h.n == h.max {
 		h.ring[h.start] = Message{}
-		h.start = (h.start + 1) % h.max
+		h.start = (h.start + 1) % len(h.ring)
 		h.n--
 	}
 	h.ring[(h.start+h.n)%len(h.ring)] = m
@@ -36,10 +36,20 @@ func (h *history) add(m Message) {
 	h.expire(m.Time)
 }
 
+// grow enlarges the full ring, doubling up to max, oldest message first.
+// The ring grows only when every slot holds a message, so a topic whose
+// age limit keeps few messages keeps a small ring, whatever max is.
+func (h *history) grow() {
+	ring := make([]Message, min(h.max, max(16, 2*len(h.ring))))
+	for i := range h.n {
+		ring[i] = h.ring[(h.start+i)%len(h.ring)]
+	}
+	h.ring, h.start = ring, 0
+}
+
 // reset drops every message.
 func (h *history) reset() {
-	clear(h.ring)
-	h.ring, h.start, h.n = h.ring[:0], 0, 0
+	h.ring, h.start, h.n = nil, 0, 0
 }
 
 // backfill makes msgs (oldest first, consecutive, ending at the topic's

@@ -104,3 +104,53 @@ func TestHistoryBackfill(t *testing.T) {
 		})
 	}
 }
+
+// The ring grows only when full: messages kept by the age limit, not max,
+// decide its size. Every step is checked against a plain slice.
+func TestHistoryRingSize(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name       string
+		max        int
+		ttl, every time.Duration
+		adds       int
+		wantRing   int // at most
+	}{
+		{"age limit keeps 100 of max 10000", 10000, time.Second, 10 * time.Millisecond, 20000, 256},
+		{"max keeps 50", 50, time.Hour, time.Millisecond, 1000, 50},
+		{"bursts and pauses", 1000, time.Second, 0, 5000, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(tc.max, tc.ttl)
+			var model []Message
+			now := t0
+			for i := 1; i <= tc.adds; i++ {
+				step := tc.every
+				if step == 0 { // 37 messages at once, then a pause of 0.6 s
+					if i%37 == 0 {
+						step = 600 * time.Millisecond
+					}
+				}
+				now = now.Add(step)
+				m := Message{Position: Position{Seq: uint64(i)}, Time: now}
+				h.add(m)
+				model = append(model, m)
+				for len(model) > tc.max || now.Sub(model[0].Time) > tc.ttl {
+					model = model[1:]
+				}
+				got, ok := h.since(model[0].Seq-1, uint64(i), now)
+				if !ok || len(got) != len(model) || got[0].Seq != model[0].Seq || got[len(got)-1].Seq != uint64(i) {
+					t.Fatalf("after %d: since(%d) = %d messages, ok %v; want %d from %d", i, model[0].Seq-1, len(got), ok, len(model), model[0].Seq)
+				}
+				for j := 1; j < len(got); j++ {
+					if got[j].Seq != got[j-1].Seq+1 {
+						t.Fatalf("after %d: not consecutive at %d: %d then %d", i, j, got[j-1].Seq, got[j].Seq)
+					}
+				}
+			}
+			if len(h.ring) > tc.wantRing {
+				t.Errorf("ring of %d slots for at most %d messages kept", len(h.ring), tc.wantRing)
+			}
+		})
+	}
+}
