@@ -58,6 +58,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startNATS runs an in-process nats-server with JetStream on a free
+// loopback port until the test ends.
+func startNATS(t *testing.T) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	return ns
+}
+
 // node is a wsloop process of the test.
 type node struct {
 	cmd         *exec.Cmd
@@ -177,17 +195,7 @@ func TestClusterThroughNATS(t *testing.T) {
 // then node 1 is killed while node 0 publishes 200 more and its clients
 // resume on node 2 (node 0 when there are two).
 func testCluster(t *testing.T, n int) {
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
+	ns := startNATS(t)
 	var nodes []*node
 	for range n {
 		nodes = append(nodes, startNode(t, ns.ClientURL()))

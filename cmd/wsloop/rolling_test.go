@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"github.com/wsloop/wsloop/client"
 	"github.com/wsloop/wsloop/feed"
 	"github.com/wsloop/wsloop/pubsub"
@@ -64,17 +62,7 @@ func TestProcsRollingRestartFeed(t *testing.T) {
 			t.Fatalf("%s=%q: want a positive count", rollSubscribersEnv, v)
 		}
 	}
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
+	ns := startNATS(t)
 	const symbols, rate = 50, 200 // 4 updates/s per symbol topic
 	s, workers := startSup(t, 4, "-mode", "feed", "-nats", ns.ClientURL(),
 		"-feed-symbols", strconv.Itoa(symbols), "-feed-rate", strconv.Itoa(rate), "-drain-timeout", "10s")

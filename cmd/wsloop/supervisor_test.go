@@ -20,7 +20,6 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/pubsub/natsbroker"
@@ -398,17 +397,7 @@ func TestProcsRollingRestart(t *testing.T) {
 // A rolling restart under a live publisher: subscribers reconnect after
 // 1001, resubscribe with "since" and recover every message, without a gap.
 func TestProcsRollingRestartPubsub(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
+	ns := startNATS(t)
 	s, workers := startSup(t, 2, "-mode", "pubsub", "-nats", ns.ClientURL())
 	addr := workers[0].Addr
 	const topic, subs, total = "md.roll", 20, 600
@@ -562,17 +551,7 @@ func countFeed(t *testing.T, addr string, d time.Duration) (n int, closed error)
 // In feed mode one worker runs the feed, before and after a rolling
 // restart: md.all carries -feed-rate updates per second, not N times that.
 func TestProcsFeedOnce(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
+	ns := startNATS(t)
 	const rate = 200
 	s, workers := startSup(t, 3, "-mode", "feed", "-nats", ns.ClientURL(), "-feed-rate", strconv.Itoa(rate), "-feed-symbols", "5")
 	addr := workers[0].Addr
