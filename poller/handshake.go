@@ -82,7 +82,12 @@ func (c *Conn) handshake() gnet.Action {
 		e.authenticate(c, end, x, deflate, resp)
 		return gnet.None
 	}
-	c.writeLoop(resp)
+	if !c.writeLoop(resp) {
+		// The 101 could not be written (the client reset the
+		// connection): gnet closed it before it was open, so there is
+		// no OnOpen, and no OnClose to pair with one.
+		return gnet.None
+	}
 	_, _ = gc.Discard(end)
 	c.open(x, deflate)
 	return gnet.None
@@ -91,6 +96,9 @@ func (c *Conn) handshake() gnet.Action {
 // open makes c an open WebSocket connection after its 101 went out and
 // queues the handler's OnOpen; on the loop.
 func (c *Conn) open(x connExt, deflate bool) {
+	if c.state() != stateHandshake {
+		return // closed meanwhile: OnOpen only for what OnClose will end
+	}
 	e := c.eng()
 	if deflate {
 		c.set(flagDeflate)
