@@ -84,7 +84,11 @@ func (c *Conn) sendData(op ws.OpCode, p []byte, done func(error)) error {
 	}
 	w.buf = bytebufferpool.Get()
 	if c.has(flagDeflate) && len(p) >= cfg.CompressMin {
-		w.frame = appendCompressed(w.buf, op, p, cfg.CompressLevel)
+		level := cfg.CompressLevel
+		if c.has(flagHuffman) {
+			level = codec.HuffmanOnly
+		}
+		w.frame = appendCompressed(w.buf, op, p, level)
 	} else {
 		w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
 		w.frame = w.buf.B

@@ -365,12 +365,6 @@ func TestCompressPythonWebsockets(t *testing.T) {
 			{"smallwindow", true, maxRatioSmallWindow},
 		} {
 			t.Run(cfg.name+"/"+tc.mode, func(t *testing.T) {
-				if tc.mode == "smallwindow" {
-					// Until then the server sends level-1 output and the
-					// client's zlib (window 10) fails with "invalid
-					// distance too far back".
-					t.Skip("needs engine wiring: issue12")
-				}
 				cs := startCompressServer(t, cfg.level, cfg.min)
 				tap := startWireTap(t, cs.addr)
 				out := runCommand(t, systemPython, "compress_websockets.py", "ws://"+tap.addr()+"/", tc.mode, spec)

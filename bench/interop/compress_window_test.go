@@ -14,9 +14,6 @@ import (
 // that zlib at a 256-byte window inflates them; the client checks each echo
 // and closes with 1000.
 func TestAutobahnSmallWindow(t *testing.T) {
-	// Until then the server compresses at level 1 (32 KiB window) for every
-	// client, and the script fails with "invalid distance too far back".
-	t.Skip("needs engine wiring: issue12")
 	needPython(t, "twisted.internet.reactor", "autobahn.twisted.websocket")
 	for _, c := range []string{"13.3", "13.5"} {
 		t.Run(c, func(t *testing.T) {
