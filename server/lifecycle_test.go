@@ -104,3 +104,56 @@ func TestShutdownWithinContext(t *testing.T) {
 		t.Errorf("Shutdown took %v with a %v context", took, limit)
 	}
 }
+
+// TestPingFloodNonReader: a peer that floods pings and never reads its
+// pongs meets the slow-consumer policy like any other reader that falls
+// behind: pongs count against the outbound cap. Before, they bypassed it
+// and queued without bound.
+func TestPingFloodNonReader(t *testing.T) {
+	const capBytes = 256 << 10
+	for _, tc := range []struct {
+		name   string
+		policy server.SlowConsumerPolicy
+	}{{"close", server.SlowClose}, {"drop", server.SlowDrop}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, addr := startAPI(t, server.Echo(), server.WithMaxOutbound(capBytes, tc.policy))
+			// No SO_RCVBUF shrinking after connect: with window scaling
+			// already agreed, loopback TCP can then stall both ways.
+			c := dial(t, addr)
+			ping := encode(true, 0, ws.OpPing, make([]byte, 125))
+			var batch []byte
+			for len(batch) < 64<<10 {
+				batch = append(batch, ping...)
+			}
+			// Enough pings for several times the cap in pongs, on top of
+			// what the socket buffers hold (up to ~10 MB on loopback);
+			// bounded in count and time.
+			deadline := time.Now().Add(20 * time.Second)
+			var sent int
+			var werr error
+			for sent < 64<<20 && time.Now().Before(deadline) {
+				_ = c.conn.SetWriteDeadline(deadline)
+				var n int
+				n, werr = c.conn.Write(batch)
+				sent += n
+				if werr != nil {
+					break
+				}
+				s := srv.Stats()
+				if s.SlowConsumerCloses > 0 || s.SlowConsumerDrops > 0 {
+					break
+				}
+			}
+			s := srv.Stats()
+			t.Logf("sent %d bytes of pings (%v); slow-consumer closes %d, drops %d", sent, werr, s.SlowConsumerCloses, s.SlowConsumerDrops)
+			switch tc.policy {
+			case server.SlowClose:
+				waitFor(t, 5*time.Second, "a slow-consumer close", func() bool { return srv.Stats().SlowConsumerCloses == 1 })
+			case server.SlowDrop:
+				if s.SlowConsumerDrops == 0 {
+					t.Fatal("no pong was dropped: the flood's pongs were not held to the cap")
+				}
+			}
+		})
+	}
+}
