@@ -175,7 +175,7 @@ type authReply struct {
 func (e *Engine) authenticate(c *Conn, head int, x connExt, deflate flateMode, resp []byte) {
 	r := &authReply{c: c, head: head, x: x, deflate: deflate, buf: bytebufferpool.Get()}
 	r.buf.B = append(r.buf.B[:0], resp...)
-	e.pool.Push(&c.mbox, task{c: c, kind: taskAuth, arg: r})
+	e.pool.Push(&c.mbox, task{c: c, kind: taskAuth, arg: r}, 0)
 }
 
 // runAuth is the worker's side of authenticate.

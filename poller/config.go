@@ -60,8 +60,9 @@ type Config struct {
 	// until its worker catches up.
 	MailboxSize int
 	// MaxQueuedBytes bounds the bytes of all messages queued for handlers on
-	// all connections; a connection whose message would pass it waits like
-	// one with a full mailbox.
+	// all connections, and a quarter of it those of one connection; a
+	// connection whose message would pass either waits like one with a
+	// full mailbox.
 	MaxQueuedBytes int64
 	// MaxInboundBuffer caps the bytes gnet may hold for a connection whose
 	// decoding is paused; past it the connection is closed with 1008.

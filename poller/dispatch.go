@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/valyala/bytebufferpool"
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/workpool"
 )
 
 // taskKind says what a mailbox item asks the worker to do.
@@ -48,17 +49,20 @@ var errHandlerPanic = &codec.CloseError{Code: ws.StatusInternalServerError, Reas
 // dispatchMessage queues a complete message for the handler, on the loop.
 // When the connection's mailbox or the pool as a whole is full, decoding of
 // this connection pauses: its further bytes stay in gnet's buffer until a
-// worker makes room and wakes it.
+// worker makes room and wakes it. The mailbox is full at MailboxSize
+// messages or past a quarter of MaxQueuedBytes in them (the message that
+// crosses the line is queued), so that one peer's large messages cannot
+// take the whole of MaxQueuedBytes and pause everyone else.
 func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer, compressed bool) {
 	e := c.eng()
 	c.loop.stats.msgsIn.Add(1)
 	c.loop.stats.bytesIn.Add(uint64(len(buf.B)))
 	size := int64(len(buf.B)) + taskOverhead
 	queued := e.queuedBytes.Add(size)
-	pending := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf, compressed: compressed})
-	if pending >= e.cfg.MailboxSize {
+	load := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf, compressed: compressed}, size)
+	if e.mailboxFull(load) {
 		c.set(pauseMailbox)
-		if c.mbox.Pending() < e.cfg.MailboxSize {
+		if !e.mailboxFull(c.mbox.Load()) {
 			c.unpause(pauseMailbox)
 		}
 	}
@@ -66,6 +70,12 @@ func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer, com
 		c.set(pauseQueue)
 		e.addWaiter(c)
 	}
+}
+
+// mailboxFull reports whether a connection's decoding must pause with this
+// much queued for its handler.
+func (e *Engine) mailboxFull(l workpool.Load) bool {
+	return l.Items >= e.cfg.MailboxSize || l.Weight > e.cfg.MaxQueuedBytes/4
 }
 
 // inflated pools the buffers of inflated messages apart from the frame
@@ -165,7 +175,7 @@ func (e *Engine) run(t *task) {
 
 // done runs on the worker after an item finished: it releases the item's
 // share of the global bound and resumes decoding where it paused.
-func (e *Engine) done(t *task, pending int) {
+func (e *Engine) done(t *task, left workpool.Load) {
 	c := t.c
 	if t.kind == taskMessage {
 		q := e.queuedBytes.Add(-t.size)
@@ -173,7 +183,7 @@ func (e *Engine) done(t *task, pending int) {
 			e.wakeWaiters()
 		}
 	}
-	if pending < e.cfg.MailboxSize && c.has(pauseMailbox) && c.unpause(pauseMailbox) {
+	if !e.mailboxFull(left) && c.has(pauseMailbox) && c.unpause(pauseMailbox) {
 		_ = c.gc.Wake(nil)
 	}
 }

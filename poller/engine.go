@@ -338,7 +338,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 		e.cfg.Logger.Info("abnormal close", "remote", c.remote, "code", int(cerr.Code), "reason", reason)
 	}
 	c.loop.stats.countClose(int(cerr.Code))
-	e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, arg: cerr})
+	e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, arg: cerr}, 0)
 	return gnet.None
 }
 

@@ -112,7 +112,7 @@ func (c *Conn) open(x connExt, deflate flateMode) {
 	e.count(UpgradeAccepted)
 	t := task{c: c, kind: taskOpen}
 	t.open = x
-	e.pool.Push(&c.mbox, t)
+	e.pool.Push(&c.mbox, t, 0)
 }
 
 // readProxyHeader consumes the PROXY protocol header a trusted proxy sends

@@ -344,7 +344,7 @@ func (c *Conn) failLoop(err *codec.CloseError) {
 func (c *Conn) closeAfterReplies(err *codec.CloseError, then closeThen) {
 	c.set(flagCloseQueued)
 	if c.mbox.Pending() > 0 {
-		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskClose, arg: err, then: then})
+		c.eng().pool.Push(&c.mbox, task{c: c, kind: taskClose, arg: err, then: then}, 0)
 		return
 	}
 	c.sendClose(err, then)

@@ -23,7 +23,9 @@ func WithWorkers(n int) Option { return func(c *poller.Config) { c.Workers = n }
 func WithMailboxSize(n int) Option { return func(c *poller.Config) { c.MailboxSize = n } }
 
 // WithMaxQueuedBytes bounds the bytes of the messages queued for handlers
-// on all connections together (default 256 MiB).
+// on all connections together (default 256 MiB), and a quarter of it those
+// of one connection, so that one peer cannot pause the others. Past either,
+// decoding pauses as with a full mailbox.
 func WithMaxQueuedBytes(n int64) Option { return func(c *poller.Config) { c.MaxQueuedBytes = n } }
 
 // WithMaxInboundBuffer caps what the server holds for one connection whose

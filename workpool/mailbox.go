@@ -19,23 +19,33 @@ type Box[T any] struct {
 	m atomic.Pointer[Mailbox[T]]
 }
 
-// Pending reports how many items were pushed and have not finished yet,
-// counting the one a worker may be handling right now. It is exact when
-// called by the only goroutine that pushes to b; from elsewhere it is a
-// snapshot. Safe from any goroutine.
-func (b *Box[T]) Pending() int {
+// Load is what an owner has in the pool: the items pushed and not finished
+// yet, counting the one a worker may be handling right now, and the sum of
+// their weights (what the pusher said each costs, e.g. bytes).
+type Load struct {
+	Items  int
+	Weight int64
+}
+
+// Load reports b's items and their weight. It is exact when called by the
+// only goroutine that pushes to b; from elsewhere it is a snapshot. Safe
+// from any goroutine.
+func (b *Box[T]) Load() Load {
 	m := b.m.Load()
 	if m == nil {
-		return 0
+		return Load{}
 	}
 	m.mu.Lock()
-	n := 0
+	var l Load
 	if m.box == b {
-		n = int(m.pending.Load())
+		l = Load{Items: int(m.pending.Load()), Weight: m.weight.Load()}
 	}
 	m.mu.Unlock()
-	return n
+	return l
 }
+
+// Pending reports b's items (Load().Items). Safe from any goroutine.
+func (b *Box[T]) Pending() int { return b.Load().Items }
 
 // Mailbox is the queue behind a Box while it has work. It is owned by one
 // Box at a time; a drained mailbox is retired (detached from its Box) and
@@ -47,24 +57,27 @@ type Mailbox[T any] struct {
 	tail      *node[T]
 	scheduled bool         // on the run queue or being drained; guarded by mu
 	pending   atomic.Int32 // pushed and not yet finished (queued + in flight)
+	weight    atomic.Int64 // their weights
 	next      *Mailbox[T]  // run-queue link; guarded by the Pool's mutex
 }
 
 type node[T any] struct {
-	item T
-	next *node[T]
+	item   T
+	weight int64
+	next   *node[T]
 }
 
-// push appends n if m still belongs to b. It reports ok == false for a
-// retired or recycled mailbox, and schedule == true when m must be put on
-// the run queue (it was neither queued nor being drained).
-func (m *Mailbox[T]) push(b *Box[T], n *node[T]) (pending int, schedule, ok bool) {
+// push appends n if m still belongs to b and returns m's load with it. It
+// reports ok == false for a retired or recycled mailbox, and schedule ==
+// true when m must be put on the run queue (it was neither queued nor
+// being drained).
+func (m *Mailbox[T]) push(b *Box[T], n *node[T]) (load Load, schedule, ok bool) {
 	m.mu.Lock()
 	if m.box != b {
 		m.mu.Unlock()
-		return 0, false, false
+		return Load{}, false, false
 	}
-	pending = int(m.pending.Add(1))
+	load = Load{Items: int(m.pending.Add(1)), Weight: m.weight.Add(n.weight)}
 	if m.tail == nil {
 		m.head = n
 	} else {
@@ -76,7 +89,7 @@ func (m *Mailbox[T]) push(b *Box[T], n *node[T]) (pending int, schedule, ok bool
 		schedule = true
 	}
 	m.mu.Unlock()
-	return pending, schedule, true
+	return load, schedule, true
 }
 
 // pop removes the first item. When the mailbox is empty (every earlier

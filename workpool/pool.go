@@ -21,10 +21,10 @@ import (
 type Handler[T any] func(item *T)
 
 // DoneFunc, when given to New, runs on the worker right after an item's
-// Handler returned and the item stopped counting as pending; pending is the
-// mailbox's count at that moment. It is where a pusher that paused on a full
+// Handler returned and the item stopped counting in its owner's load; left
+// is that load at that moment. It is where a pusher that paused on a full
 // mailbox learns that there is room again.
-type DoneFunc[T any] func(item *T, pending int)
+type DoneFunc[T any] func(item *T, left Load)
 
 // DefaultBatch is how many items a worker takes from one mailbox before it
 // moves that mailbox to the back of the run queue, so that one busy owner
@@ -66,14 +66,14 @@ func New[T any](workers int, handle Handler[T], done DoneFunc[T]) *Pool[T] {
 	return p
 }
 
-// Push appends item to b's queue and schedules it on a worker if it was
-// idle. It never waits for a worker and returns b's pending count after the
-// push. Safe from any goroutine, but b's order is the order of its pushes,
+// Push appends item, which weighs weight (e.g. its bytes; 0 for none), to
+// b's queue and schedules it on a worker if it was idle. It never waits for
+// a worker and returns b's load after the push. Safe from any goroutine, but b's order is the order of its pushes,
 // so an owner normally pushes from one goroutine. Items pushed after Close
 // has finished draining are dropped; owners must stop pushing before Close.
-func (p *Pool[T]) Push(b *Box[T], item T) int {
+func (p *Pool[T]) Push(b *Box[T], item T, weight int64) Load {
 	n := p.nodes.Get().(*node[T])
-	n.item = item
+	n.item, n.weight = item, weight
 	p.queued.Add(1)
 	for {
 		m := b.m.Load()
@@ -90,7 +90,7 @@ func (p *Pool[T]) Push(b *Box[T], item T) int {
 				continue
 			}
 		}
-		pending, schedule, ok := m.push(b, n)
+		load, schedule, ok := m.push(b, n)
 		if !ok {
 			// Retired by a worker since we loaded it.
 			b.m.CompareAndSwap(m, nil)
@@ -99,7 +99,7 @@ func (p *Pool[T]) Push(b *Box[T], item T) int {
 		if schedule {
 			p.enqueue(m)
 		}
-		return pending
+		return load
 	}
 }
 
@@ -168,12 +168,15 @@ func (p *Pool[T]) work() {
 				break
 			}
 			p.handle(&n.item)
-			pending := m.pending.Add(-1)
+			// Weight first: a pusher that reads both sees no item
+			// gone whose weight still counts.
+			left := Load{Weight: m.weight.Add(-n.weight)}
+			left.Items = int(m.pending.Add(-1))
 			p.queued.Add(-1)
 			if p.done != nil {
-				p.done(&n.item, int(pending))
+				p.done(&n.item, left)
 			}
-			n.item = zero
+			n.item, n.weight = zero, 0
 			p.nodes.Put(n)
 		}
 		if drained {

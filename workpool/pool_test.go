@@ -46,7 +46,7 @@ func TestPerOwnerOrder(t *testing.T) {
 		go func() {
 			defer pushers.Done()
 			for s := range perOwner {
-				p.Push(&boxes[o], item{o, s})
+				p.Push(&boxes[o], item{o, s}, 0)
 			}
 		}()
 	}
@@ -66,12 +66,13 @@ func TestPerOwnerOrder(t *testing.T) {
 }
 
 // TestPendingAndDone checks the counts a pusher uses for backpressure: Push
-// returns the pending count including the item in flight, and DoneFunc
-// sees it drop.
+// returns the load (items and weight) including the item in flight, and
+// DoneFunc sees it drop.
 func TestPendingAndDone(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	var seen []int
+	var weights []int64
 	var mu sync.Mutex
 	var box Box[int]
 	p := New(2, func(*int) {
@@ -80,20 +81,21 @@ func TestPendingAndDone(t *testing.T) {
 		default:
 		}
 		<-release
-	}, func(_ *int, pending int) {
+	}, func(_ *int, left Load) {
 		mu.Lock()
-		seen = append(seen, pending)
+		seen = append(seen, left.Items)
+		weights = append(weights, left.Weight)
 		mu.Unlock()
 	})
 	defer p.Close()
 	for i := 1; i <= 3; i++ {
-		if got := p.Push(&box, i); got != i {
-			t.Fatalf("Push #%d returned pending %d", i, got)
+		if got := p.Push(&box, i, int64(10*i)); got.Items != i || got.Weight != int64(5*i*(i+1)) {
+			t.Fatalf("Push #%d returned %+v", i, got)
 		}
 	}
 	<-started
-	if got := box.Pending(); got != 3 {
-		t.Fatalf("Pending with one in flight and two queued = %d, want 3", got)
+	if got := box.Load(); got.Items != 3 || got.Weight != 60 {
+		t.Fatalf("Load with one in flight and two queued = %+v, want 3 items of weight 60", got)
 	}
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
@@ -106,6 +108,9 @@ func TestPendingAndDone(t *testing.T) {
 	if len(seen) != 3 || seen[0] != 2 || seen[1] != 1 || seen[2] != 0 {
 		t.Fatalf("DoneFunc saw pending %v, want [2 1 0]", seen)
 	}
+	if len(weights) != 3 || weights[0] != 50 || weights[1] != 30 || weights[2] != 0 {
+		t.Fatalf("DoneFunc saw weights %v, want [50 30 0]", weights)
+	}
 }
 
 // TestIdleBoxHoldsNothing checks that a drained box lets go of its mailbox
@@ -116,7 +121,7 @@ func TestIdleBoxHoldsNothing(t *testing.T) {
 	p := New(1, func(i *int) { done <- *i }, nil)
 	defer p.Close()
 	for round := range 3 {
-		p.Push(&box, round)
+		p.Push(&box, round, 0)
 		if got := <-done; got != round {
 			t.Fatalf("got %d want %d", got, round)
 		}
@@ -136,7 +141,7 @@ func TestCloseDrains(t *testing.T) {
 	var boxes [10]Box[int]
 	p := New(3, func(*int) { n.Add(1) }, nil)
 	for i := range 1000 {
-		p.Push(&boxes[i%10], i)
+		p.Push(&boxes[i%10], i, 0)
 	}
 	p.Close()
 	if n.Load() != 1000 {
@@ -150,6 +155,6 @@ func BenchmarkPush(b *testing.B) {
 	p := New(4, func(*int) {}, nil)
 	defer p.Close()
 	for i := 0; b.Loop(); i++ {
-		p.Push(&boxes[i&63], i)
+		p.Push(&boxes[i&63], i, 0)
 	}
 }
