@@ -1,6 +1,8 @@
 package codec
 
-import "bytes"
+import (
+	"bytes"
+)
 
 // Errors of CheckRequest: a request head that breaks the message syntax of
 // RFC 9112 (https://www.rfc-editor.org/rfc/rfc9112) or the field syntax of
@@ -97,98 +99,197 @@ var charClass = func() (t [256]uint8) {
 // It returns nil or an *HTTPError with status 400. It does not allocate and
 // does not retain head.
 func CheckRequest(head []byte) error {
-	if e := checkRequest(head); e != nil {
+	var r requestSummary
+	if e := r.scan(head); e != nil {
 		return e
 	}
 	return nil
 }
 
-// checkRequest is CheckRequest with a concrete result type.
-func checkRequest(head []byte) *HTTPError {
-	line, rest, e := cutLine(head)
+// requestSummary is what one scan of a request head records for the checks:
+// the parts of the request line and the header fields that the rules of
+// RFC 9112 and RFC 6455 §4.2.1 count or read. The slices alias the head,
+// and values are trimmed of OWS. For a field that may appear only once the
+// last value is kept.
+type requestSummary struct {
+	method, target, version []byte
+
+	contentLength []byte
+	hasCL, hasTE  bool
+
+	host, upgrade, key, wsVersion     []byte
+	hosts, upgrades, keys, wsVersions int
+	connectionUpgrade                 bool
+}
+
+// scan checks the syntax of head, a complete request head, as CheckRequest
+// documents, and records its summary in r. It reads every byte once and
+// does not allocate.
+func (r *requestSummary) scan(head []byte) *HTTPError {
+	i, e := r.scanRequestLine(head)
 	if e != nil {
 		return e
 	}
-	if e := checkRequestLine(line); e != nil {
-		return e
-	}
-	var contentLength []byte
-	hasCL, hasTE := false, false
 	for {
-		if line, rest, e = cutLine(rest); e != nil {
-			return e
-		}
-		if len(line) == 0 {
+		if i < len(head) && head[i] == '\r' && i+1 < len(head) && head[i+1] == '\n' {
+			i += 2 // the empty line
 			break
 		}
-		name, value, e := cutField(line)
-		if e != nil {
+		if i < len(head) && (head[i] == ' ' || head[i] == '\t') {
+			return errObsFold
+		}
+		// field-line = field-name ":" OWS field-value OWS
+		start := i
+		i = skipClass(head, i, classTchar)
+		if i == start || i == len(head) || head[i] != ':' {
+			return fieldNameError(head, start, i)
+		}
+		name := head[start:i]
+		i++
+		start = i
+		i = skipClass(head, i, classFieldValue)
+		value := head[start:i]
+		if i, e = lineEnd(head, i, errFieldValue); e != nil {
 			return e
 		}
-		switch {
-		case equalFoldLower(name, "content-length"):
-			if !isDigits(value) {
-				return errContentLength
-			}
-			if hasCL && !bytes.Equal(value, contentLength) {
-				return errContentLengths
-			}
-			contentLength, hasCL = value, true
-		case equalFoldLower(name, "transfer-encoding"):
-			hasTE = true
+		if e := r.add(name, trimOWSBytes(value)); e != nil {
+			return e
 		}
 	}
-	if len(rest) > 0 {
+	if i < len(head) {
 		return errAfterHead
 	}
-	if hasTE && hasCL {
+	if r.hasTE && r.hasCL {
 		return errTEAndCL
 	}
 	return nil
 }
 
-// cutLine cuts the first line, which must end in CRLF (RFC 9112 §2.2), off
-// b and returns it without its CRLF. A CR inside the line is left for the
-// syntax checks of its content to refuse.
-func cutLine(b []byte) (line, rest []byte, e *HTTPError) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return nil, nil, errIncompleteHead
+// skipClass returns the index of the first byte from head[i] on that is not
+// in class, or len(head).
+func skipClass(head []byte, i int, class uint8) int {
+	for i < len(head) && charClass[head[i]]&class != 0 {
+		i++
 	}
-	if i == 0 || b[i-1] != '\r' {
-		return nil, nil, errBareLF
-	}
-	return b[:i-1], b[i+1:], nil
+	return i
 }
 
-// checkRequestLine checks request-line = method SP request-target SP
-// HTTP-version (RFC 9112 §3), without its CRLF.
-func checkRequestLine(line []byte) *HTTPError {
-	i := 0
-	for i < len(line) && charClass[line[i]]&classTchar != 0 {
-		i++
+// scanRequestLine checks request-line = method SP request-target SP
+// HTTP-version CRLF (RFC 9112 §3) at the start of head and returns the index
+// after it.
+func (r *requestSummary) scanRequestLine(head []byte) (int, *HTTPError) {
+	i := skipClass(head, 0, classTchar)
+	if i == 0 || i == len(head) || head[i] != ' ' {
+		return 0, stopError(head, i, errRequestLine)
 	}
-	if i == 0 || i == len(line) || line[i] != ' ' {
-		return invalidByte(line, i, errRequestLine)
-	}
-	line = line[i+1:]
-	i = 0
-	for i < len(line) && charClass[line[i]]&classVchar != 0 {
-		i++
-	}
-	switch {
-	case i == 0:
-		return invalidByte(line, i, errRequestLine)
-	case i == len(line):
-		return errRequestLine
-	case line[i] != ' ':
-		return invalidByte(line, i, errRequestTarget)
-	}
-	if v := line[i+1:]; !validHTTPVersion(v) {
-		if bytes.IndexByte(v, '\r') >= 0 {
-			return errBareCR
+	r.method = head[:i]
+	i++
+	start := i
+	i = skipClass(head, i, classVchar)
+	if i == start || i == len(head) || head[i] != ' ' {
+		e := errRequestTarget
+		if i == start || i+1 < len(head) && head[i] == '\r' && head[i+1] == '\n' {
+			e = errRequestLine
 		}
-		return errHTTPVersion
+		return 0, stopError(head, i, e)
+	}
+	r.target = head[start:i]
+	i++
+	start = i
+	for i < len(head) && head[i] != '\r' && head[i] != '\n' {
+		i++
+	}
+	if i < len(head) && !validHTTPVersion(head[start:i]) {
+		return 0, errHTTPVersion
+	}
+	r.version = head[start:i]
+	return lineEnd(head, i, errHTTPVersion)
+}
+
+// lineEnd returns the index after the CRLF that must be at head[i], where
+// a scan stopped, or the error for what is there instead: e for a byte the
+// scan does not accept.
+func lineEnd(head []byte, i int, e *HTTPError) (int, *HTTPError) {
+	if i+1 < len(head) && head[i] == '\r' && head[i+1] == '\n' {
+		return i + 2, nil
+	}
+	return 0, stopError(head, i, e)
+}
+
+// stopError is the error for the byte at head[i] where a scan of a line
+// stopped before its end: incomplete at the end of head, a bare CR or bare
+// LF, and e otherwise (including a CRLF that ends the line too early).
+func stopError(head []byte, i int, e *HTTPError) *HTTPError {
+	switch {
+	case i >= len(head) || head[i] == '\r' && i+1 == len(head):
+		return errIncompleteHead
+	case head[i] == '\n':
+		return errBareLF
+	case head[i] == '\r' && head[i+1] != '\n':
+		return errBareCR
+	}
+	return e
+}
+
+// fieldNameError is the error for a field line starting at head[start]
+// whose name scan stopped at head[i] before a colon, or at a colon with an
+// empty name.
+func fieldNameError(head []byte, start, i int) *HTTPError {
+	end := i
+	for end < len(head) && head[end] != '\r' && head[end] != '\n' {
+		end++
+	}
+	colon := bytes.IndexByte(head[start:end], ':')
+	switch {
+	case colon < 0:
+		return stopError(head, end, errNoColon)
+	case i > start && (head[i] == ' ' || head[i] == '\t') && len(trimOWSBytes(head[i:start+colon])) == 0:
+		return errSpaceBeforeColon
+	}
+	return stopError(head, i, errFieldName)
+}
+
+// add records one header field; it checks Content-Length (RFC 9110 §8.6,
+// RFC 9112 §6.3 item 5).
+func (r *requestSummary) add(name, value []byte) *HTTPError {
+	switch len(name) {
+	case len("host"):
+		if equalFoldLower(name, "host") {
+			r.host = value
+			r.hosts++
+		}
+	case len("upgrade"):
+		if equalFoldLower(name, "upgrade") {
+			r.upgrade = value
+			r.upgrades++
+		}
+	case len("connection"):
+		if equalFoldLower(name, "connection") && !r.connectionUpgrade {
+			r.connectionUpgrade = hasToken(value, "upgrade")
+		}
+	case len("content-length"):
+		if !equalFoldLower(name, "content-length") {
+			break
+		}
+		if !isDigits(value) {
+			return errContentLength
+		}
+		if r.hasCL && !bytes.Equal(value, r.contentLength) {
+			return errContentLengths
+		}
+		r.contentLength, r.hasCL = value, true
+	case len("transfer-encoding"): // and len("sec-websocket-key")
+		if equalFoldLower(name, "transfer-encoding") {
+			r.hasTE = true
+		} else if equalFoldLower(name, "sec-websocket-key") {
+			r.key = value
+			r.keys++
+		}
+	case len("sec-websocket-version"):
+		if equalFoldLower(name, "sec-websocket-version") {
+			r.wsVersion = value
+			r.wsVersions++
+		}
 	}
 	return nil
 }
@@ -198,42 +299,6 @@ func checkRequestLine(line []byte) *HTTPError {
 func validHTTPVersion(v []byte) bool {
 	return len(v) == len("HTTP/1.1") && string(v[:5]) == "HTTP/" &&
 		isDigit(v[5]) && v[6] == '.' && isDigit(v[7])
-}
-
-// cutField splits field-line = field-name ":" OWS field-value OWS (RFC 9112
-// §5), a non-empty line, into the name and the value without OWS.
-func cutField(line []byte) (name, value []byte, e *HTTPError) {
-	i := 0
-	for i < len(line) && charClass[line[i]]&classTchar != 0 {
-		i++
-	}
-	if i == 0 || i == len(line) || line[i] != ':' {
-		colon := bytes.IndexByte(line, ':')
-		switch {
-		case line[0] == ' ' || line[0] == '\t':
-			return nil, nil, errObsFold
-		case colon < 0:
-			return nil, nil, errNoColon
-		case i > 0 && len(trimOWSBytes(line[i:colon])) == 0:
-			return nil, nil, errSpaceBeforeColon
-		}
-		return nil, nil, invalidByte(line, i, errFieldName)
-	}
-	value = line[i+1:]
-	for j, c := range value {
-		if charClass[c]&classFieldValue == 0 {
-			return nil, nil, invalidByte(value, j, errFieldValue)
-		}
-	}
-	return line[:i], trimOWSBytes(value), nil
-}
-
-// invalidByte returns errBareCR when b[i] is a CR and e otherwise.
-func invalidByte(b []byte, i int, e *HTTPError) *HTTPError {
-	if i < len(b) && b[i] == '\r' {
-		return errBareCR
-	}
-	return e
 }
 
 // trimOWSBytes trims optional whitespace, SP and HTAB (RFC 9110 §5.6.3).
@@ -247,18 +312,16 @@ func trimOWSBytes(b []byte) []byte {
 	return b
 }
 
-// equalFoldLower reports whether b equals lower, an ASCII lower-case
-// string, ignoring ASCII case.
+// equalFoldLower reports whether b equals lower, a string of lower-case
+// letters and "-", ignoring ASCII case. Setting bit 0x20 maps exactly a
+// letter and its upper case to the letter, and "-" and CR to "-": b must
+// hold no CR, which tokens and checked field values never do.
 func equalFoldLower(b []byte, lower string) bool {
 	if len(b) != len(lower) {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
+		if b[i]|0x20 != lower[i] {
 			return false
 		}
 	}

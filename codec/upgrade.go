@@ -97,6 +97,12 @@ func Upgrade(u *ws.Upgrader, head []byte, dst []byte) (resp []byte, hs ws.Handsh
 	if e := checkUpgrade(head); e != nil {
 		return e.AppendResponse(dst), hs, e
 	}
+	return runUpgrader(u, head, dst)
+}
+
+// runUpgrader is Upgrade without the checks: it runs gobwas/ws's Upgrader on
+// head.
+func runUpgrader(u *ws.Upgrader, head []byte, dst []byte) (resp []byte, hs ws.Handshake, err error) {
 	var up ws.Upgrader
 	if u != nil {
 		up = *u

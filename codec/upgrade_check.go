@@ -57,115 +57,59 @@ var (
 		Reason: "this server speaks WebSocket version 13"}
 )
 
-// handshakeFields holds what the RFC 6455 §4.2.1 rules need from the
-// header fields: the count and last value of the fields that must appear
-// exactly once. Values alias the head.
-type handshakeFields struct {
-	host, upgrade, key, version          []byte
-	hosts, upgrades, keys, versions      int
-	connectionUpgrade, body, transferEnc bool
-}
-
 // checkUpgrade checks head against CheckRequest and the opening handshake
 // rules of RFC 6455 §4.2.1. It does not allocate and does not retain head.
 func checkUpgrade(head []byte) *HTTPError {
-	if e := checkRequest(head); e != nil {
+	var r requestSummary
+	if e := r.scan(head); e != nil {
 		return e
 	}
-	// Both were checked by checkRequest: the request line and every field
-	// line end in CRLF, the request line has exactly two SPs, and every
-	// field line has a colon.
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	method, line, _ := bytes.Cut(line, []byte(" "))
-	target, version, _ := bytes.Cut(line, []byte(" "))
-	if version[5] != '1' || version[7] == '0' {
+	// scan checked the version's syntax: "HTTP/" DIGIT "." DIGIT.
+	if r.version[5] != '1' || r.version[7] == '0' {
 		return errUpgradeVersion
 	}
-	if string(method) != http.MethodGet {
+	if string(r.method) != http.MethodGet {
 		return errUpgradeMethod
 	}
-	scheme, authority, e := checkTarget(target)
+	scheme, authority, e := checkTarget(r.target)
 	if e != nil {
 		return e
 	}
-	var f handshakeFields
-	for {
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		if len(line) == 0 {
-			break
-		}
-		name, value, _ := bytes.Cut(line, []byte(":"))
-		f.add(name, trimOWSBytes(value))
-	}
-	if e := f.check(scheme, authority); e != nil {
-		return e
-	}
-	return nil
-}
-
-// add records one header field.
-func (f *handshakeFields) add(name, value []byte) {
 	switch {
-	case equalFoldLower(name, "host"):
-		f.host = value
-		f.hosts++
-	case equalFoldLower(name, "upgrade"):
-		f.upgrade = value
-		f.upgrades++
-	case equalFoldLower(name, "connection"):
-		f.connectionUpgrade = f.connectionUpgrade || hasToken(value, "upgrade")
-	case equalFoldLower(name, "sec-websocket-key"):
-		f.key = value
-		f.keys++
-	case equalFoldLower(name, "sec-websocket-version"):
-		f.version = value
-		f.versions++
-	case equalFoldLower(name, "content-length"):
-		// CheckRequest made it 1*DIGIT: a body unless all zeros.
-		f.body = f.body || len(bytes.TrimLeft(value, "0")) > 0
-	case equalFoldLower(name, "transfer-encoding"):
-		f.transferEnc = true
-	}
-}
-
-// check applies the rules to the recorded fields; scheme and authority are
-// those of an absolute-form request-target, or nil.
-func (f *handshakeFields) check(scheme, authority []byte) *HTTPError {
-	switch {
-	case f.transferEnc:
+	case r.hasTE:
 		return errUpgradeTE
-	case f.body:
+	case r.hasCL && len(bytes.TrimLeft(r.contentLength, "0")) > 0:
 		return errUpgradeBody
-	case f.hosts == 0:
+	case r.hosts == 0:
 		return errNoHost
-	case f.hosts > 1:
+	case r.hosts > 1:
 		return errDupHost
-	case !validHostPort(f.host):
+	case !validHostPort(r.host):
 		return errBadHost
-	case authority != nil && !sameAuthority(scheme, authority, f.host):
+	case authority != nil && !sameAuthority(scheme, authority, r.host):
 		// RFC 9112 §3.2.2 tells an origin server to use the target's
 		// authority and ignore Host; the Upgrader's OnHost hook sees
 		// Host, so we accept only when both agree.
 		return errHostDiff
-	case f.upgrades == 0:
+	case r.upgrades == 0:
 		return errNoUpgrade
-	case f.upgrades > 1:
+	case r.upgrades > 1:
 		return errDupUpgrade
-	case !hasToken(f.upgrade, "websocket"):
+	case !hasToken(r.upgrade, "websocket"):
 		return errBadUpgrade
-	case !f.connectionUpgrade:
+	case !r.connectionUpgrade:
 		return errBadConnection
-	case f.versions == 0:
+	case r.wsVersions == 0:
 		return errNoWSVersion
-	case f.versions > 1:
+	case r.wsVersions > 1:
 		return errDupWSVersion
-	case string(f.version) != "13":
+	case string(r.wsVersion) != "13":
 		return errWSVersion
-	case f.keys == 0:
+	case r.keys == 0:
 		return errNoKey
-	case f.keys > 1:
+	case r.keys > 1:
 		return errDupKey
-	case !validKey(f.key):
+	case !validKey(r.key):
 		return errBadKey
 	}
 	return nil

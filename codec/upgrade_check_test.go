@@ -267,3 +267,39 @@ func TestCheckUpgradeAllocs(t *testing.T) {
 		t.Fatalf("checkUpgrade allocs = %v, want 0", a)
 	}
 }
+
+// BenchmarkUpgradeChecks splits BenchmarkUpgrade (a Chrome handshake) into
+// its two parts: the checks added for RFC 9112 and RFC 6455 §4.2.1, and
+// gobwas/ws's Upgrader, which was all of Upgrade before them.
+func BenchmarkUpgradeChecks(b *testing.B) {
+	head := []byte(chromeHead)
+	b.Run("CheckRequest", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(head)))
+		for b.Loop() {
+			if err := CheckRequest(head); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("checkUpgrade", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(head)))
+		for b.Loop() {
+			if e := checkUpgrade(head); e != nil {
+				b.Fatal(e)
+			}
+		}
+	})
+	b.Run("gobwas", func(b *testing.B) {
+		u := &ws.Upgrader{}
+		dst := make([]byte, 0, 512)
+		b.ReportAllocs()
+		for b.Loop() {
+			var err error
+			if dst, _, err = runUpgrader(u, head, dst[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
