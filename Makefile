@@ -59,6 +59,7 @@ test: fmt-check vet cross race bench-module
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./codec/
 	$(GO) test -run='^$$' -fuzz='^FuzzUpgrade$$' -fuzztime=$(FUZZTIME) ./codec/
+	$(GO) test -run='^$$' -fuzz='^FuzzUpgradeReference$$' -fuzztime=$(FUZZTIME) ./codec/
 	$(GO) test -run='^$$' -fuzz='^FuzzInflate$$' -fuzztime=$(FUZZTIME) ./codec/
 	$(GO) test -run='^$$' -fuzz='^FuzzProxyHeader$$' -fuzztime=$(FUZZTIME) ./codec/
 
