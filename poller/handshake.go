@@ -12,12 +12,15 @@ var errProxyHeader = errors.New("wsloop: missing or malformed PROXY protocol hea
 
 // handshake reads the HTTP request head from gnet's buffer without
 // consuming anything until the whole head is there, then answers it: 431
-// past the head limit, 503 while draining, the health check and the HTTP
-// hook for requests that are not upgrades, gobwas/ws's Upgrader for the
-// handshake rules (400/426 for a bad one), then admission control (Origin,
-// connection limits, upgrade rate; see admit) and, with an auth hook, a
-// worker's verdict. Bytes after the head stay buffered and are decoded as
-// frames once the connection is open.
+// past the head limit, 503 while draining; a request that is not an
+// upgrade gets 400 if its head breaks RFC 9112 (codec.CheckRequest),
+// otherwise the health check or the HTTP hook; an upgrade goes through
+// codec.Upgrade, which applies RFC 9112 and RFC 6455 §4.2.1 strictly
+// (400/405/426/505 with the headers each requires) before gobwas/ws's
+// Upgrader negotiates; then admission control (Origin, connection limits,
+// upgrade rate; see admit) and, with an auth hook, a worker's verdict.
+// Bytes after the head stay buffered and are decoded as frames once the
+// connection is open.
 func (c *Conn) handshake() gnet.Action {
 	gc := c.gc
 	e := c.eng()
@@ -34,7 +37,9 @@ func (c *Conn) handshake() gnet.Action {
 			return act
 		}
 	}
-	b, _ := gc.Peek(gc.InboundBuffered())
+	// No head is longer than MaxHeadSize: Peek no more (a Peek of a
+	// wrapped ring copies what it returns).
+	b, _ := gc.Peek(min(gc.InboundBuffered(), e.cfg.MaxHeadSize))
 	end, err := c.loop.scanHead(c, b, e.cfg.MaxHeadSize)
 	if err != nil {
 		return c.refuse(UpgradeHeadTooLarge, err, 431, nil, "431 Request Header Fields Too Large\n")
@@ -54,6 +59,14 @@ func (c *Conn) handshake() gnet.Action {
 	// connection's own copy is made once it is admitted.
 	req := codec.BorrowRequest(head)
 	if !codec.IsUpgrade(head) {
+		if err := codec.CheckRequest(head); err != nil {
+			he := err.(*codec.HTTPError)
+			e.count(UpgradeBadRequest)
+			e.logReject(c, he.Status, err)
+			c.loop.scratch = he.AppendResponse(c.loop.scratch[:0])
+			c.writeLoop(c.loop.scratch)
+			return c.linger()
+		}
 		if e.cfg.HealthPath != "-" && req.Path() == e.cfg.HealthPath {
 			return c.respond(200, nil, []byte("ok\n"))
 		}
