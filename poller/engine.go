@@ -245,9 +245,13 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.conns.Load() > 0 {
 		cut = drainCtx.Err()
 	}
-	// gnet's Stop polls every 500 ms for the loops to have exited; the
-	// engine's own stopped channel closes as soon as they have.
-	go func() { _ = e.gnetEng.Stop(context.Background()) }()
+	// gnet's Stop signals the loops, then polls every 500 ms for them to
+	// have exited; the engine's own stopped channel closes as soon as
+	// they have, and ends the polling (which would keep the engine
+	// reachable for up to half a second more).
+	stopCtx, stopPolling := context.WithCancel(context.Background())
+	defer stopPolling()
+	go func() { _ = e.gnetEng.Stop(stopCtx) }()
 	select {
 	case <-e.stopped:
 	case <-ctx.Done():
