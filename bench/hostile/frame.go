@@ -160,6 +160,9 @@ func (g Got) String() string {
 		name = fmt.Sprintf("op%d", g.Op)
 	}
 	if g.Op == OpClose {
+		if len(g.Payload) == 0 {
+			return "close (no code)"
+		}
 		code, _ := g.CloseCode()
 		if r := g.CloseReason(); r != "" {
 			return fmt.Sprintf("close %d %q", code, r)

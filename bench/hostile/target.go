@@ -31,7 +31,10 @@ type Target struct {
 	Addr     string // host:port of the WebSocket listener
 	Admin    string // wsloop's -admin address ("" for the references)
 	Compress bool   // negotiates permessage-deflate when offered
-	Args     []string
+	// HeadLimit is the largest request head the server takes, when known
+	// (0: not known).
+	HeadLimit int
+	Args      []string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -163,7 +166,7 @@ func StartWsloop(bin string, extra ...string) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Name: Wsloop, Addr: fmt.Sprintf("127.0.0.1:%d", port), Admin: fmt.Sprintf("127.0.0.1:%d", admin)}
+	t := &Target{Name: Wsloop, Addr: fmt.Sprintf("127.0.0.1:%d", port), Admin: fmt.Sprintf("127.0.0.1:%d", admin), HeadLimit: 8 << 10}
 	for _, a := range extra {
 		t.Compress = t.Compress || a == "-compress"
 	}
@@ -178,7 +181,9 @@ func StartGorilla(bin string) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Name: Gorilla, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	// net/http's default limit: DefaultMaxHeaderBytes (1 MiB) plus the
+	// 4 KiB of slack it allows.
+	t := &Target{Name: Gorilla, Addr: fmt.Sprintf("127.0.0.1:%d", port), HeadLimit: 1<<20 + 4096}
 	t.Args = []string{"-addr", t.Addr}
 	return t, t.start(bin, t.Args...)
 }
