@@ -1,7 +1,8 @@
 // Command wshostile runs the hostile suite (package bench/hostile) against
 // wsloop and the reference servers and writes HOSTILE.md: each case's RFC
-// answer and what each server did. `make hostile` runs it. It exits 1
-// when wsloop fails a case (the references are for comparison only).
+// answer and what each server did. `make hostile` runs it. With -check it
+// exits 1 when wsloop fails a case (the references are for comparison
+// only); `make test` checks wsloop through the package's tests instead.
 package main
 
 import (
@@ -24,6 +25,7 @@ func run() int {
 	out := flag.String("out", "HOSTILE.md", "report path (empty: none)")
 	only := flag.String("run", "", "run only the cases whose name matches this regexp")
 	verbose := flag.Bool("v", false, "log each case as it ends")
+	check := flag.Bool("check", false, "exit 1 when wsloop fails a case")
 	flag.Parse()
 
 	var names []string
@@ -112,7 +114,9 @@ func run() int {
 	}
 	if failed > 0 {
 		logf("wsloop: %d cases without the RFC answer", failed)
-		return 1
+		if *check {
+			return 1
+		}
 	}
 	return 0
 }
