@@ -3,6 +3,7 @@ package hostile
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 )
@@ -23,7 +24,7 @@ func compressionCases() []*Case {
 				return [][]byte{Frame(F{Op: OpBinary, RSV: bitRSV1, Payload: Deflate(make([]byte, 32<<20))})}
 			}),
 		deflateFail("corrupt deflate data", "RSV1 set and a payload that is not DEFLATE (reserved block type)",
-			"RFC 7692 §6.2 (fail on data that does not inflate), RFC 6455 §7.4.1 (1007)", closeCodes(1007),
+			"RFC 7692 §6.2 (fail on data that does not inflate; no code is named), RFC 6455 §7.4.1 (1007 inconsistent data, or 1002)", closeCodes(1007, 1002),
 			frames(Frame(F{Op: OpBinary, RSV: bitRSV1, Payload: []byte{0xff, 0xff, 0xff, 0xff, 0x00}}))),
 		deflateFail("RSV1 on a continuation", "a compressed first fragment, then a continuation with RSV1",
 			"RFC 7692 §6.1 (RSV1 only on a message's first frame), RFC 6455 §5.2", closeCodes(1002),
@@ -128,7 +129,7 @@ func windowBitsCase(bits int) *Case {
 	return &Case{
 		Name: fmt.Sprintf("server_max_window_bits=%d", bits), Class: ClassCompression, Compress: true,
 		Does: "offer `" + offer + "`",
-		Want: fmt.Sprintf("101 accepting permessage-deflate with server_max_window_bits ≤ %d; compressed echo works", bits),
+		Want: fmt.Sprintf("101 accepting permessage-deflate with server_max_window_bits ≤ %d; the compressed echo works and refers no further back than that window", bits),
 		RFC:  "RFC 7692 §7.1.2.1 (the server accepts by answering the same or a smaller value)",
 		Run:  func(e *Env) Result { return acceptCase(e, offer, bits) },
 	}
@@ -162,17 +163,43 @@ func acceptCase(e *Env, offer string, bits int) Result {
 	} else if bits < 15 {
 		return looser("accepted without server_max_window_bits (a 32 KiB window) for an offer of %d", bits)
 	}
-	payload := []byte(strings.Repeat("window bits ", 100))
-	if err := c.Send(Frame(F{Op: OpText, RSV: bitRSV1, Payload: Deflate(payload)}), ioTimeout); err != nil {
+	agreed := 15
+	if got != "" {
+		agreed, _ = strconv.Atoi(got)
+	}
+	// A block repeated at a distance just over the agreed window: a
+	// compressor that keeps to the window cannot refer back to it.
+	block := make([]byte, 1<<agreed+512)
+	rng := rand.New(rand.NewPCG(uint64(bits), 7))
+	for i := range block {
+		block[i] = byte(rng.IntN(256))
+	}
+	payload := append(append([]byte(nil), block...), block...)
+	if err := c.Send(Frame(F{Op: OpBinary, RSV: bitRSV1, Payload: Deflate(payload)}), ioTimeout); err != nil {
 		return other("accepted (%s), then send: %v", ext, err)
 	}
-	if err := c.ExpectEcho(OpText, payload, ioTimeout); err != nil {
-		return other("accepted (%s), then %v", ext, err)
+	m, err := c.NextData(ioTimeout)
+	switch {
+	case err != nil:
+		return other("accepted (%s), then no echo: %s", ext, endOf(err, ioTimeout))
+	case m.Op != OpBinary || !bytes.Equal(m.Data, payload):
+		return other("accepted (%s), then %v", ext, m)
+	}
+	seen := "echo not compressed"
+	if m.Compressed {
+		_, dist, err := Distances(append(m.Raw, deflateTail...), m.History)
+		if err != nil {
+			return other("accepted (%s), the echo's DEFLATE stream: %v", ext, err)
+		}
+		if dist > 1<<agreed {
+			return looser("accepted (%s) but the echo refers %d bytes back, past the %d-byte window", ext, dist, 1<<agreed)
+		}
+		seen = fmt.Sprintf("echo refers at most %d bytes back", dist)
 	}
 	if err := c.CloseClean(); err != nil {
 		return other("accepted (%s), echoed, then %v", ext, err)
 	}
-	return pass("accepted: %s", ext)
+	return pass("accepted: %s; %s", ext, seen)
 }
 
 // declineCase: an invalid offer must be declined: 101 without the

@@ -61,11 +61,11 @@ func handshakeCases() []*Case {
 			func(h string) *Head { return NewHead(h).Set("Upgrade", "Upgrade: h2c") }),
 
 		// Version.
-		headCase("wrong version", "`Sec-WebSocket-Version: 8`", "RFC 6455 §4.4 (Sec-WebSocket-Version in the refusal), RFC 9110 §15.5.22 (Upgrade in a 426)",
-			refuse(426).with("Sec-WebSocket-Version", "13"),
+		headCase("wrong version", "`Sec-WebSocket-Version: 8`", "RFC 6455 §4.4 (an error such as 426, with Sec-WebSocket-Version), RFC 9110 §15.5.22 (Upgrade in a 426)",
+			refuse(426, 400).with("Sec-WebSocket-Version", "13"),
 			func(h string) *Head { return NewHead(h).Set("Sec-WebSocket-Version", "Sec-WebSocket-Version: 8") }),
 		headCase("non-numeric version", "`Sec-WebSocket-Version: abc`", "RFC 6455 §4.4, RFC 9110 §15.5.22",
-			refuse(426).with("Sec-WebSocket-Version", "13"),
+			refuse(426, 400).with("Sec-WebSocket-Version", "13"),
 			func(h string) *Head { return NewHead(h).Set("Sec-WebSocket-Version", "Sec-WebSocket-Version: abc") }),
 		headCase("duplicate version", "Sec-WebSocket-Version: 13 twice", "RFC 6455 §11.3.5 (MUST NOT appear more than once in a request)", refuse(400, 426),
 			func(h string) *Head { return NewHead(h).Add("Sec-WebSocket-Version: 13") }),

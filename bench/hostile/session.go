@@ -73,6 +73,8 @@ type Msg struct {
 	Data       []byte
 	Compressed bool
 	Frames     int
+	Raw        []byte // a compressed message's payload as received
+	History    int    // bytes of earlier messages in the inflater's window
 }
 
 func (m Msg) String() string {
@@ -119,6 +121,7 @@ func (c *Client) ReadMsg(d time.Duration) (Msg, error) {
 		// The last 32 KiB of earlier messages are the window of a server
 		// that keeps its context (RFC 7692 §7.2.3.3); one that does not
 		// never refers to them.
+		m.Raw, m.History = m.Data, len(c.window)
 		out, err := InflateDict(m.Data, c.window, maxReadPayload)
 		if err != nil {
 			return Msg{}, fmt.Errorf("server's compressed message: %w", err)
