@@ -104,7 +104,7 @@ soak:
 
 # Hostile inputs (bench/hostile): every case against wsloop (defaults) and
 # the reference servers, gorilla and Python websockets; writes
-# bench/HOSTILE.md (about 3 minutes). make test runs the cases against
+# bench/HOSTILE.md (about 5 minutes). make test runs the cases against
 # wsloop only.
 .PHONY: hostile
 hostile:

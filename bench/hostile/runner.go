@@ -81,7 +81,7 @@ func steady(t *Target) (Baseline, error) {
 		if err != nil {
 			return now, err
 		}
-		if len(prev.differs(now)) == 0 && len(now.differs(prev)) == 0 {
+		if prev.FDs == now.FDs && prev.Open == now.Open && prev.TCP == now.TCP && prev.Goroutines == now.Goroutines {
 			return now, nil
 		}
 		prev = now
