@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -14,11 +15,12 @@ func floodCases() []*Case {
 	return []*Case{
 		{
 			Name: "1-byte flood from a non-reader (the stall)", Class: ClassFlood, Budget: 45 * time.Second,
-			Does: fmt.Sprintf("%d bursts of %d MiB of 1-byte masked text messages, never reading; a probe on the same server echoes every %v; then RST", stallBursts, stallBurst>>20, stallProbeEvery),
+			Does: fmt.Sprintf("%d bursts of %d MiB of 1-byte masked text messages, never reading; meanwhile one probe per CPU (so one shares the flooder's event loop) echoes every %v; then RST", stallBursts, stallBurst>>20, stallProbeEvery),
 			Want: fmt.Sprintf("every probe echo within %v; the server's CPU idle within %v of the RST", StallProbeMax, StallIdleWithin),
 			RFC:  "RFC 6455 §10.4 (protect against resource exhaustion); wsloop's README (no single peer stalls a loop)",
 			Run: func(e *Env) Result {
-				rep := RunStall(e.T)
+				// wsloop's default: one event loop per CPU; a probe on each.
+				rep := RunStall(e.T, runtime.NumCPU())
 				if rep.OK() {
 					return pass("worst probe %.0f ms; CPU idle %.2f s after the RST", ms(rep.Worst), rep.IdleAfter.Seconds())
 				}

@@ -2,12 +2,13 @@ package hostile
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
 // The stall (issue class 1): a client that never reads sends bursts of
-// 1-byte masked text messages while a probe on the same server measures
-// its echo latency; then the flooder resets the connection and the
+// 1-byte masked text messages while probes on the same server (one on
+// the flooder's event loop) measure their echo latency; then the flooder resets the connection and the
 // server's CPU must fall to idle.
 const (
 	stallBurst      = 2 << 20 // bytes of frames per burst
@@ -35,10 +36,10 @@ type StallReport struct {
 	Frames     int           // 1-byte messages sent
 	Wrote      time.Duration // how long until the server had read the bursts
 	WriteErr   error         // the bursts did not all go out
-	Probes     int           // probe echoes received
+	Probes     int           // probe echoes received (all probes)
 	Late       int           // probe echoes slower than StallProbeMax
 	Worst      time.Duration // the slowest probe echo
-	ProbeErr   error         // the probe failed (no echo at all)
+	ProbeErr   error         // a probe failed (an echo did not come)
 	IdleAfter  time.Duration // RST to the start of the first idle window
 	Idle       bool          // an idle window started within StallIdleWithin
 	CPUWindows []time.Duration
@@ -68,36 +69,54 @@ func (r StallReport) OK() bool {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// RunStall floods t from a non-reading client and measures a probe and
-// the CPU after the flooder's RST.
-func RunStall(t *Target) StallReport {
+// RunStall floods t from a non-reading client and measures probes and
+// the CPU after the flooder's RST. probes clients are connected first
+// (one per event loop of the server: connections are spread over the
+// loops, so one of them shares the flooder's loop); each sends a message
+// every stallProbeEvery and times its echo.
+func RunStall(t *Target, probes int) StallReport {
 	var rep StallReport
-	probe, _, err := Upgrade(t.Addr)
-	if err != nil {
-		rep.ProbeErr = fmt.Errorf("probe handshake: %w", err)
-		return rep
+	clients := make([]*Client, 0, probes)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for i := range probes {
+		c, _, err := Upgrade(t.Addr)
+		if err != nil {
+			rep.ProbeErr = fmt.Errorf("probe %d handshake: %w", i, err)
+			return rep
+		}
+		clients = append(clients, c)
+		// Make sure the probe works before the flood.
+		if err := c.Echo(OpText, []byte("before")); err != nil {
+			rep.ProbeErr = fmt.Errorf("probe %d before the flood: %w", i, err)
+			return rep
+		}
 	}
-	defer probe.Close()
 	flooder, _, err := Upgrade(t.Addr)
 	if err != nil {
 		rep.WriteErr = fmt.Errorf("flooder handshake: %w", err)
 		return rep
 	}
 	defer flooder.Close()
-	// Make sure the probe works before the flood.
-	if err := probe.Echo(OpText, []byte("before")); err != nil {
-		rep.ProbeErr = fmt.Errorf("before the flood: %w", err)
-		return rep
-	}
 
 	frame := Text("x")
 	burst := Repeat(frame, stallBurst/len(frame))
 	stop := make(chan struct{})
-	probed := make(chan struct{})
-	go func() {
-		defer close(probed)
-		rep.Probes, rep.Late, rep.Worst, rep.ProbeErr = probeLoop(probe, stop)
-	}()
+	probed := make(chan struct{}) // closed when a probe fails or all stopped
+	results := make(chan probeResult, len(clients))
+	var failOnce sync.Once
+	for _, c := range clients {
+		go func() {
+			r := probeLoop(c, stop)
+			if r.err != nil {
+				failOnce.Do(func() { close(probed) })
+			}
+			results <- r
+		}()
+	}
 
 	// Each burst, then until the server has read it from the socket (or
 	// the probe failed, or the budget is spent).
@@ -140,34 +159,51 @@ bursts:
 	case <-time.After(stallTail):
 	}
 	close(stop)
-	<-probed
+	for range clients {
+		r := <-results
+		rep.Probes += r.n
+		rep.Late += r.late
+		rep.Worst = max(rep.Worst, r.worst)
+		if r.err != nil && rep.ProbeErr == nil {
+			rep.ProbeErr = r.err
+		}
+	}
 
 	flooder.Reset()
 	rep.IdleAfter, rep.Idle, rep.CPUWindows = waitIdle(t.PID(), time.Now())
 	return rep
 }
 
+// probeResult is one probe's account.
+type probeResult struct {
+	n, late int
+	worst   time.Duration
+	err     error
+}
+
 // probeLoop sends a small text every stallProbeEvery and times its echo,
-// until stop.
-func probeLoop(c *Client, stop <-chan struct{}) (n, late int, worst time.Duration, err error) {
+// until stop or a failure.
+func probeLoop(c *Client, stop <-chan struct{}) (r probeResult) {
 	tick := time.NewTicker(stallProbeEvery)
 	defer tick.Stop()
 	payload := []byte("probe")
 	for {
 		select {
 		case <-stop:
-			return n, late, worst, nil
+			return r
 		case <-tick.C:
 		}
 		sent := time.Now()
 		if err := c.Echo(OpText, payload); err != nil {
-			return n, late, max(worst, time.Since(sent)), fmt.Errorf("after %d echoes: %w", n, err)
+			r.worst = max(r.worst, time.Since(sent))
+			r.err = fmt.Errorf("after %d echoes: %w", r.n, err)
+			return r
 		}
 		d := time.Since(sent)
-		n++
-		worst = max(worst, d)
+		r.n++
+		r.worst = max(r.worst, d)
 		if d > StallProbeMax {
-			late++
+			r.late++
 		}
 	}
 }

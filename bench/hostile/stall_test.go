@@ -27,7 +27,7 @@ func TestStall(t *testing.T) {
 	}
 	defer srv.Stop(time.Second)
 
-	rep := RunStall(srv)
+	rep := RunStall(srv, 1)
 	t.Logf("stall: %v", rep)
 	if rep.WriteErr != nil {
 		t.Errorf("flooder: %v", rep.WriteErr)
