@@ -19,7 +19,13 @@ type Runner struct {
 	T    *Target
 	Log  func(format string, args ...any)
 	base Baseline // the state the next case must leave
+	dead int      // consecutive cases after which no fresh client got an echo
 }
+
+// deadAfter is how many cases in a row may leave the server without an
+// echo for a fresh client before the runner gives up on the rest (each
+// would wait out its timeouts).
+const deadAfter = 3
 
 // Outcome is one case's result on the runner's server.
 type Outcome struct {
@@ -106,6 +112,10 @@ func freshEcho(addr string) error {
 // Run runs one case and the checks after it.
 func (r *Runner) Run(c *Case) Outcome {
 	o := Outcome{Case: c}
+	if r.dead >= deadAfter {
+		o.Result = other("not run: the server stopped answering fresh clients %d cases ago", r.dead)
+		return o
+	}
 	peak := rssPeak(r.T.PID())
 	env := &Env{T: r.T, Base: r.base, Log: r.Log}
 	start := time.Now()
@@ -120,10 +130,14 @@ func (r *Runner) Run(c *Case) Outcome {
 	if !r.T.Running() {
 		o.After = append(o.After, fmt.Sprintf("the server exited: %s", clip(r.T.Log(), 2000)))
 		peak()
+		r.dead = deadAfter
 		return o
 	}
 	if err := freshEcho(r.T.Addr); err != nil {
 		o.After = append(o.After, "fresh client: "+err.Error())
+		r.dead++
+	} else {
+		r.dead = 0
 	}
 	connsOnly := r.T.Admin == ""
 	if _, err := WaitBack(r.T, r.base, settleWithin, connsOnly); err != nil {
