@@ -4,10 +4,14 @@
 //
 // Costs (BenchmarkNewFlateWriter, BenchmarkNewFlateReader, Go 1.26). A
 // compress/flate writer is large at every level: 1.2 MB at level 1
-// (BestSpeed, whose token buffer and match table are bigger) and 0.81 MB at
-// levels 2-9. Resetting it for a new message is cheap at level 1, but at
-// levels 2-9 it clears 640 KB of hash chains, which is most of the cost of
-// compressing a short message. A flate reader is 40 KB. Both live in
+// (BestSpeed, whose token buffer and match table are bigger), 0.81 MB at
+// levels 2-9 and 0.73 MB at HuffmanOnly (the match tables are part of the
+// writer even where unused). Resetting it for a new message is cheap at
+// level 1 and HuffmanOnly, but at levels 2-9 it clears 640 KB of hash
+// chains, which is most of the cost of compressing a short message.
+// HuffmanOnly, for peers with a window below 32 KiB, is 15-20% faster than
+// level 1 on JSON-like text but its output is 1.8 to 2.7 times larger
+// (BenchmarkDeflateWindow). A flate reader is 40 KB. Both live in
 // package-level pools and are held only during one Deflate or Inflate call, so
 // memory grows with the number of goroutines compressing at the same moment,
 // not with the number of connections: an idle connection with compression
@@ -53,10 +57,11 @@ var flateTerminator = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 
 // whose trailing 0x00 0x00 0xff 0xff is removed, and never contains a block
 // with BFINAL set. Send it with RSV1 set on the first frame of the message.
 //
-// level follows compress/flate: 1 (BestSpeed) to 9 (BestCompression); level
-// <= 0 means BestSpeed and level > 9 means BestCompression. Level 1 is the
-// fastest by far (levels 2-9 clear 640 KB per message); see the costs at the
-// top of flate.go.
+// level follows compress/flate: 1 (BestSpeed) to 9 (BestCompression), or
+// HuffmanOnly, which never refers back and so suits any window (see
+// DeflateLevelFor); any other level <= 0 means BestSpeed and level > 9
+// means BestCompression. Level 1 is the fastest of 1-9 by far (levels 2-9
+// clear 640 KB per message); see the costs at the top of flate.go.
 //
 // The result is not always shorter than p (incompressible data grows by a few
 // bytes); a caller may then send p uncompressed with RSV1 clear instead
@@ -64,13 +69,9 @@ var flateTerminator = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 
 // concurrent use. p is not retained; the result aliases dst when dst has
 // enough capacity. In steady state it allocates only when dst must grow.
 func Deflate(dst, p []byte, level int) []byte {
-	if level < flate.BestSpeed {
-		level = flate.BestSpeed
-	}
-	if level > flate.BestCompression {
-		level = flate.BestCompression
-	}
-	d, _ := deflaters[level].Get().(*deflater)
+	level = deflateLevel(level)
+	pool := &deflaters[deflaterSlot(level)]
+	d, _ := pool.Get().(*deflater)
 	if d == nil {
 		d = new(deflater)
 		// NewWriter fails only for an invalid level.
@@ -85,7 +86,7 @@ func Deflate(dst, p []byte, level int) []byte {
 	_ = d.fw.Flush()
 	out := d.out.b
 	d.out.b = nil
-	deflaters[level].Put(d)
+	pool.Put(d)
 	if bytes.HasSuffix(out[start:], flateTail[:]) {
 		out = out[:len(out)-len(flateTail)]
 	}
@@ -98,8 +99,32 @@ type deflater struct {
 	out appendWriter
 }
 
-// deflaters holds one pool per compression level, indexed by level (1-9).
+// deflaters holds one pool per compression level, indexed by
+// deflaterSlot: HuffmanOnly in slot 0, levels 1-9 in slots 1-9.
 var deflaters [flate.BestCompression + 1]sync.Pool
+
+// deflateLevel returns the level Deflate compresses at for level: level
+// itself for HuffmanOnly and 1-9, else the nearest of 1 and 9.
+func deflateLevel(level int) int {
+	switch {
+	case level == HuffmanOnly:
+		return level
+	case level < flate.BestSpeed:
+		return flate.BestSpeed
+	case level > flate.BestCompression:
+		return flate.BestCompression
+	}
+	return level
+}
+
+// deflaterSlot returns the index in deflaters of a level returned by
+// deflateLevel.
+func deflaterSlot(level int) int {
+	if level == HuffmanOnly {
+		return 0
+	}
+	return level
+}
 
 // appendWriter is an io.Writer appending to b.
 type appendWriter struct{ b []byte }

@@ -93,9 +93,9 @@ func clientDeflate(t testing.TB, msg []byte, level, chunk int, flushEach, final 
 var flateSizes = []int{0, 1, 2, 3, 4, 5, 17, 100, 258, 1000, 1 << 10, 4095, 32 << 10, 32<<10 + 1, 65535, 64 << 10, 100_000, 300_000}
 
 func TestDeflateRoundTrip(t *testing.T) {
-	for _, level := range []int{-2, 0, 1, 2, 5, 6, 9, 10} {
+	for _, level := range []int{HuffmanOnly, -3, -1, 0, 1, 2, 5, 6, 9, 10} {
 		for _, size := range flateSizes {
-			if (level < 1 || level > 9) && size > 1<<10 {
+			if (level < 1 || level > 9) && level != HuffmanOnly && size > 1<<10 {
 				continue // clamped to 1 or 9, covered below
 			}
 			for _, kind := range []string{"text", "random"} {
@@ -145,7 +145,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 // fresh state: the same message always compresses to the same bytes, whatever
 // was compressed before, and inflates on its own.
 func TestDeflateNoContextTakeover(t *testing.T) {
-	for _, level := range []int{1, 6, 9} {
+	for _, level := range []int{HuffmanOnly, 1, 6, 9} {
 		a, b := flateText(5000, 1), flateText(5000, 2)
 		alone := Deflate(nil, b, level)
 		for i := 0; i < 3; i++ {
@@ -380,7 +380,7 @@ func TestFlateAllocs(t *testing.T) {
 	}
 	for _, size := range []int{100, 1 << 10, 64 << 10} {
 		msg := flateText(size, 1)
-		for _, level := range []int{1, 6} {
+		for _, level := range []int{HuffmanOnly, 1, 6} {
 			c := Deflate(nil, msg, level)
 			dst := make([]byte, 0, 2*size+64)
 			Deflate(dst, msg, level)
@@ -394,9 +394,11 @@ func TestFlateAllocs(t *testing.T) {
 				}
 			})
 			// Dynamic blocks with codes over 9 bits make compress/flate
-			// build link tables: a few allocations for large messages.
+			// build link tables: a few allocations for large messages,
+			// and for HuffmanOnly ones, which code rare bytes as
+			// literals instead of inside matches.
 			limit := 0.0
-			if size >= 64<<10 {
+			if size >= 64<<10 || (level == HuffmanOnly && size >= 1<<10) {
 				limit = 16
 			}
 			if a > limit {
@@ -415,7 +417,11 @@ func TestFlateConcurrent(t *testing.T) {
 			var c, out []byte
 			for i := 0; i < 50; i++ {
 				msg := flateText(100+i*97+g, uint64(g*1000+i))
-				c = Deflate(c[:0], msg, 1+(g+i)%9)
+				level := (g + i) % 10 // 0 stands for HuffmanOnly
+				if level == 0 {
+					level = HuffmanOnly
+				}
+				c = Deflate(c[:0], msg, level)
 				var err error
 				if out, err = Inflate(out[:0], c, 0); err != nil || !bytes.Equal(out, msg) {
 					t.Errorf("goroutine %d message %d: %v", g, i, err)
@@ -463,7 +469,11 @@ func FuzzInflate(f *testing.F) {
 			}
 		}
 
-		c := Deflate(nil, p, int(limit%10))
+		level := int(limit % 11) // 10 stands for HuffmanOnly
+		if level == 10 {
+			level = HuffmanOnly
+		}
+		c := Deflate(nil, p, level)
 		if back, err := Inflate(nil, c, int64(len(p))); err != nil || !bytes.Equal(back, p) {
 			t.Fatalf("round trip: %v", err)
 		}
@@ -515,8 +525,12 @@ func BenchmarkInflate(b *testing.B) {
 // BenchmarkNewFlateWriter measures what one pooled writer costs (B/op), the
 // figure quoted at the top of flate.go.
 func BenchmarkNewFlateWriter(b *testing.B) {
-	for _, level := range []int{1, 2, 6, 9} {
-		b.Run(fmt.Sprintf("level%d", level), func(b *testing.B) {
+	for _, level := range []int{HuffmanOnly, 1, 2, 6, 9} {
+		name := fmt.Sprintf("level%d", level)
+		if level == HuffmanOnly {
+			name = "huffman"
+		}
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := flate.NewWriter(io.Discard, level); err != nil {

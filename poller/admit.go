@@ -165,14 +165,14 @@ type authReply struct {
 	buf     *bytebufferpool.ByteBuffer
 	head    int // request head length, still in gnet's buffer
 	x       connExt
-	deflate bool
+	deflate flateMode
 	err     error // nil: accepted
 	status  int
 }
 
 // authenticate runs the auth hook for c on a worker; resp is the 101 the
 // loop prepared, sent only if the hook accepts. On the loop.
-func (e *Engine) authenticate(c *Conn, head int, x connExt, deflate bool, resp []byte) {
+func (e *Engine) authenticate(c *Conn, head int, x connExt, deflate flateMode, resp []byte) {
 	r := &authReply{c: c, head: head, x: x, deflate: deflate, buf: bytebufferpool.Get()}
 	r.buf.B = append(r.buf.B[:0], resp...)
 	e.pool.Push(&c.mbox, task{c: c, kind: taskAuth, arg: r})

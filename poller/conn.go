@@ -40,6 +40,8 @@ const (
 	flagAdmitted      uint32 = 1 << 16 // holds a connection slot (MaxConns, MaxConnsPerIP)
 	flagProxied       uint32 = 1 << 17 // the PROXY protocol header was read
 	flagInflateFailed uint32 = 1 << 18 // a worker failed a message: later ones are dropped
+	flagResume        uint32 = 1 << 19 // the loop woke the connection to decode the rest of its input
+	flagHuffman       uint32 = 1 << 20 // with flagDeflate: compress Huffman-only (a window below 32 KiB)
 
 	pauseMailbox uint32 = 1 << 6 // decoding paused: the mailbox is full
 	pauseQueue   uint32 = 1 << 7 // decoding paused: all mailboxes are full
@@ -73,9 +75,16 @@ func (c *Conn) clear(f uint32)    { c.bits.And(^f) }
 func (c *Conn) closing() bool     { return c.has(bitClosing) }
 func (c *Conn) paused() bool      { return c.has(pauseMask) }
 func (c *Conn) eng() *Engine      { return c.loop.eng }
+
+// setState moves c to state s; stateClosed is final: gnet may close a
+// connection inside any write on the loop (OnClose runs there), and the
+// code after the write must not bring it back.
 func (c *Conn) setState(s uint32) {
 	for {
 		old := c.bits.Load()
+		if old&stateMask == stateClosed {
+			return
+		}
 		if c.bits.CompareAndSwap(old, old&^stateMask|s) {
 			return
 		}

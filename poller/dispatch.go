@@ -17,7 +17,6 @@ type taskKind uint8
 const (
 	taskOpen    taskKind = iota // call Handler.OnOpen
 	taskMessage                 // call Handler.OnMessage with buf
-	taskPong                    // send a pong with payload buf
 	taskClose                   // send our close frame (err, then)
 	taskClosed                  // call Handler.OnClose with err
 	taskAuth                    // run Config.Auth for an upgrade
@@ -155,11 +154,6 @@ func (e *Engine) run(t *task) {
 		start := time.Now()
 		e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
 		e.stats.observeHandler(time.Since(start))
-	case taskPong:
-		if !c.closing() {
-			_ = c.write(ws.OpPong, t.buf.B, nil)
-		}
-		codec.PutBuffer(t.buf)
 	case taskClose:
 		c.sendClose(t.arg.(*codec.CloseError), t.then)
 	case taskClosed:

@@ -191,13 +191,25 @@ func (e *Engine) Open() int64 { return e.open.Load() }
 // Shutdown drains the server: new upgrades get 503, every open connection
 // gets a 1001 close frame after what was already queued for it, and
 // Shutdown waits for them to finish their closing handshake (each at most
-// the close timeout) or for ctx to end; then it stops the event loops,
-// which drop whatever is left, and waits (again at most until ctx ends)
-// for the workers to finish their queues. With ReusePort the listeners
-// leave the port's SO_REUSEPORT group first. Safe from any goroutine.
+// the close timeout); then it stops the event loops, which drop whatever is
+// left, and waits for the workers to finish their queues (OnClose for every
+// connection). With ReusePort the listeners leave the port's SO_REUSEPORT
+// group first.
+//
+// Shutdown returns by the time ctx ends, whatever the peers or the
+// handlers are doing: when ctx has a deadline, the wait for closing
+// handshakes ends early enough (a fifth of the time, at most a second) to
+// leave room for stopping the loops and draining the workers, and what is
+// not done by the deadline is left to finish in the background while
+// Shutdown returns ctx's error. Safe from any goroutine.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.draining.Swap(true) {
-		return e.Wait()
+		select {
+		case <-e.stopped:
+			return e.runErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	e.stopTLS()
 	if e.cfg.ReusePort {
@@ -210,24 +222,33 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	for _, l := range e.loopList() {
 		_ = l.execute(l.goAway)
 	}
+	drainCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		reserve := min(time.Until(deadline)/5, time.Second)
+		var cancel context.CancelFunc
+		drainCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+		defer cancel()
+	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	var err error
-wait:
-	for e.conns.Load() > 0 {
+	for e.conns.Load() > 0 && drainCtx.Err() == nil {
 		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-			break wait
+		case <-drainCtx.Done():
 		case <-tick.C:
 		}
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if serr := e.gnetEng.Stop(stopCtx); serr != nil && err == nil {
-		err = serr
+	var cut error // connections the drain could not wait for
+	if e.conns.Load() > 0 {
+		cut = drainCtx.Err()
 	}
-	<-e.stopped
+	// gnet's Stop polls every 500 ms for the loops to have exited; the
+	// engine's own stopped channel closes as soon as they have.
+	go func() { _ = e.gnetEng.Stop(context.Background()) }()
+	select {
+	case <-e.stopped:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	// The workers finish what is queued (OnClose for every connection)
 	// unless ctx ends first; a handler that never returns cannot hold
 	// Shutdown past ctx.
@@ -239,11 +260,9 @@ wait:
 	select {
 	case <-drained:
 	case <-ctx.Done():
-		if err == nil {
-			err = ctx.Err()
-		}
+		return ctx.Err()
 	}
-	return err
+	return cut
 }
 
 // OnBoot records the engine and the bound address.

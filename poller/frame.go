@@ -34,9 +34,12 @@ func newFrame(t MessageType, p []byte, key string, cfg *Config, deflate bool) *F
 	return f
 }
 
-// bytes is the frame as c is to receive it.
+// bytes is the frame as c is to receive it. A connection whose client
+// allowed the server less than a 32 KiB window (flagHuffman) gets the plain
+// frame: the compressed twin may refer back further, and RFC 7692 §6 lets
+// any message go uncompressed.
 func (f *Frame) bytes(c *Conn) []byte {
-	if f.dframe != nil && c.has(flagDeflate) {
+	if f.dframe != nil && c.has(flagDeflate) && !c.has(flagHuffman) {
 		return f.dframe
 	}
 	return f.plain.B

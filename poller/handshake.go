@@ -76,13 +76,18 @@ func (c *Conn) handshake() gnet.Action {
 	}
 	x := connExt{req: codec.NewRequest(head)}
 	x.agree(nil, hs.Protocol)
-	deflate := l.deflateAccepted()
+	deflate := l.flateAccepted()
 	if e.cfg.Auth != nil {
 		c.set(flagAuthing)
 		e.authenticate(c, end, x, deflate, resp)
 		return gnet.None
 	}
-	c.writeLoop(resp)
+	if !c.writeLoop(resp) {
+		// The 101 could not be written (the client reset the
+		// connection): gnet closed it before it was open, so there is
+		// no OnOpen, and no OnClose to pair with one.
+		return gnet.None
+	}
 	_, _ = gc.Discard(end)
 	c.open(x, deflate)
 	return gnet.None
@@ -90,10 +95,16 @@ func (c *Conn) handshake() gnet.Action {
 
 // open makes c an open WebSocket connection after its 101 went out and
 // queues the handler's OnOpen; on the loop.
-func (c *Conn) open(x connExt, deflate bool) {
+func (c *Conn) open(x connExt, deflate flateMode) {
+	if c.state() != stateHandshake {
+		return // closed meanwhile: OnOpen only for what OnClose will end
+	}
 	e := c.eng()
-	if deflate {
+	switch deflate {
+	case flateFull:
 		c.set(flagDeflate)
+	case flateHuffman:
+		c.set(flagDeflate | flagHuffman)
 	}
 	c.setState(stateOpen)
 	c.set(flagOpened)

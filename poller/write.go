@@ -14,9 +14,8 @@ import (
 type writeKind uint8
 
 const (
-	writeData    writeKind = iota // a data frame from Send
-	writeControl                  // a pong
-	writeClose                    // our close frame
+	writeData  writeKind = iota // a data frame from Send
+	writeClose                  // our close frame
 	// writeDecide is a data frame sent while the connection's backlog is
 	// over the cap under SlowDrop: gnet is handed no bytes, and the loop,
 	// which alone knows the backlog, writes the frame or drops it.
@@ -85,14 +84,16 @@ func (c *Conn) sendData(op ws.OpCode, p []byte, done func(error)) error {
 	}
 	w.buf = bytebufferpool.Get()
 	if c.has(flagDeflate) && len(p) >= cfg.CompressMin {
-		w.frame = appendCompressed(w.buf, op, p, cfg.CompressLevel)
+		level := cfg.CompressLevel
+		if c.has(flagHuffman) {
+			level = codec.HuffmanOnly
+		}
+		w.frame = appendCompressed(w.buf, op, p, level)
 	} else {
 		w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
 		w.frame = w.buf.B
 	}
-	w.n = int32(len(w.frame))
-	c.outq.Add(w.n)
-	c.loop.stats.outInFlight.Add(int64(w.n))
+	w.count()
 	return w.queue()
 }
 
@@ -107,17 +108,6 @@ func appendCompressed(buf *bytebufferpool.ByteBuffer, op ws.OpCode, p []byte, le
 	start := room - len(h)
 	copy(buf.B[start:], h)
 	return buf.B[start:]
-}
-
-// write frames a control frame and queues it behind everything already
-// queued for the connection.
-func (c *Conn) write(op ws.OpCode, p []byte, done func(error)) error {
-	w := getWrite(c, writeControl)
-	w.done = done
-	w.buf = bytebufferpool.Get()
-	w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
-	w.frame = w.buf.B
-	return w.queue()
 }
 
 // closeThen says what follows our close frame.
@@ -147,6 +137,7 @@ func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) err
 	w.buf = bytebufferpool.Get()
 	w.buf.B = codec.AppendClose(w.buf.B[:0], code, reason)
 	w.frame = w.buf.B
+	w.count()
 	return w.queue()
 }
 
@@ -163,6 +154,14 @@ func (w *pendingWrite) queue() error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// count adds w's frame to the bytes queued for the connection's peer,
+// which the slow-consumer policy weighs: data and control frames alike.
+func (w *pendingWrite) count() {
+	w.n = int32(len(w.frame))
+	w.c.outq.Add(w.n)
+	w.c.loop.stats.outInFlight.Add(int64(w.n))
 }
 
 // uncount takes w's bytes off the connection's queued count.
@@ -311,9 +310,14 @@ func (w *pendingWrite) release() {
 }
 
 // writeLoop writes a frame directly; only on the connection's loop. gnet
-// copies what the kernel does not take at once, so frame may be reused.
-func (c *Conn) writeLoop(frame []byte) {
+// copies what the kernel does not take at once, so frame may be reused. It
+// reports whether the connection is still there: a write that fails makes
+// gnet close the connection inside the call (OnClose runs, and gnet
+// releases its buffers and file descriptor), after which nothing may touch
+// gc.
+func (c *Conn) writeLoop(frame []byte) bool {
 	_, _ = c.gc.Write(frame)
+	return c.state() != stateClosed
 }
 
 // writeControlLoop writes a control frame from the loop.
@@ -365,6 +369,11 @@ func (c *Conn) sendClose(err *codec.CloseError, then closeThen) {
 // what still arrives, and closes when the client does or the close timeout
 // passes.
 func (c *Conn) linger() gnet.Action {
+	if c.state() == stateClosed {
+		// The last words' write failed and gnet closed the connection:
+		// its descriptor may already belong to another connection.
+		return gnet.None
+	}
 	discardAll(c.gc)
 	if c.gc.OutboundBuffered() > 0 || syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR) != nil {
 		return gnet.Close

@@ -201,8 +201,11 @@ func TestCompressNegotiation(t *testing.T) {
 		{"client-bits-15", on, []string{ext("permessage-deflate; client_max_window_bits=15")}, noTakeover},
 		{"client-bits-quoted", on, []string{ext(`permessage-deflate; client_max_window_bits="12"`)}, noTakeover},
 		{"server-bits-15", on, []string{ext("permessage-deflate; server_max_window_bits=15")}, append([]string{"server_max_window_bits=15"}, noTakeover...)},
-		{"server-bits-10", on, []string{ext("permessage-deflate; server_max_window_bits=10")}, nil},
-		{"server-bits-8", on, []string{ext("permessage-deflate; server_max_window_bits=8; client_max_window_bits")}, nil},
+		// A window below 15 is honoured by compressing Huffman-only
+		// (RFC 7692 §7.1.2.1): accepted, and the value echoed.
+		{"server-bits-10", on, []string{ext("permessage-deflate; server_max_window_bits=10")}, append([]string{"server_max_window_bits=10"}, noTakeover...)},
+		{"server-bits-8", on, []string{ext("permessage-deflate; server_max_window_bits=8; client_max_window_bits")}, append([]string{"server_max_window_bits=8"}, noTakeover...)},
+		{"server-bits-7", on, []string{ext("permessage-deflate; server_max_window_bits=7")}, nil},
 		{"server-bits-novalue", on, []string{ext("permessage-deflate; server_max_window_bits")}, nil},
 		{"bits-16", on, []string{ext("permessage-deflate; client_max_window_bits=16")}, nil},
 		{"bits-leading-zero", on, []string{ext("permessage-deflate; client_max_window_bits=09")}, nil},
@@ -210,11 +213,12 @@ func TestCompressNegotiation(t *testing.T) {
 		{"duplicate-param", on, []string{ext("permessage-deflate; client_no_context_takeover; client_no_context_takeover")}, nil},
 		{"takeover-with-value", on, []string{ext("permessage-deflate; server_no_context_takeover=1")}, nil},
 		// Several offers: the first the server can honour wins.
-		{"offers/second", on, []string{ext("permessage-deflate; server_max_window_bits=10, permessage-deflate; client_max_window_bits")}, noTakeover},
+		{"offers/second", on, []string{ext("permessage-deflate; server_max_window_bits=7, permessage-deflate; client_max_window_bits")}, noTakeover},
+		{"offers/first-small", on, []string{ext("permessage-deflate; server_max_window_bits=10, permessage-deflate")}, append([]string{"server_max_window_bits=10"}, noTakeover...)},
 		{"offers/first", on, []string{ext("permessage-deflate; server_max_window_bits=15, permessage-deflate")}, append([]string{"server_max_window_bits=15"}, noTakeover...)},
-		{"offers/two-fields", on, []string{ext("permessage-deflate; server_max_window_bits=9"), ext("permessage-deflate; client_no_context_takeover")}, noTakeover},
+		{"offers/two-fields", on, []string{ext("permessage-deflate; server_max_window_bits=16"), ext("permessage-deflate; client_no_context_takeover")}, noTakeover},
 		{"offers/other-extension", on, []string{ext("x-webkit-deflate-frame, permessage-deflate")}, noTakeover},
-		{"offers/none-usable", on, []string{ext("permessage-deflate; server_max_window_bits=12, x-foo")}, nil},
+		{"offers/none-usable", on, []string{ext("permessage-deflate; server_max_window_bits=7, x-foo")}, nil},
 		{"offers/case", on, []string{ext("PerMessage-Deflate")}, nil}, // names are matched exactly
 		{"no-offer", on, nil, nil},
 		{"server-off", off, []string{ext("permessage-deflate")}, nil},

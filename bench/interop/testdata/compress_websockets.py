@@ -5,8 +5,7 @@ Usage: /usr/bin/python3 compress_websockets.py URL MODE SPEC
   MODE  deflate      the library's default offer; the server must accept it
         none         compression=None: no offer, the connection runs uncompressed
         smallwindow  an offer with server_max_window_bits=10, which the server
-                     must decline (it compresses with a 32 KiB window only);
-                     the connection runs uncompressed
+                     must accept, answering server_max_window_bits=10
   SPEC  comma-separated KIND:SIZE messages, echoed in order; KIND is
         text (compressible UTF-8), rtext (random ASCII), zeros or random (binary)
 Prints the negotiated Sec-WebSocket-Extensions and OK on success; exits non-zero
@@ -59,6 +58,9 @@ async def main(url, mode, spec):
         if mode == "deflate":
             if names != ["permessage-deflate"] or "permessage-deflate" not in header:
                 fail("permessage-deflate not negotiated: extensions %r, header %r" % (names, header))
+        elif mode == "smallwindow":
+            if names != ["permessage-deflate"] or "server_max_window_bits=10" not in header:
+                fail("want permessage-deflate with server_max_window_bits=10: extensions %r, header %r" % (names, header))
         elif names or header:
             fail("mode %s: want no extension, got extensions %r, header %r" % (mode, names, header))
         for item in spec.split(","):
