@@ -102,9 +102,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 			st, lo, diff := r.Compare(Wsloop, ref)
 			p("**wsloop vs %s.** ", ref)
-			p("Stricter on %d: %s. ", len(st), caseNames(st))
-			p("Looser on %d: %s. ", len(lo), caseNames(lo))
-			p("Off the axis (one of the two is other) on %d: %s.\n\n", len(diff), caseNames(diff))
+			p("wsloop is stricter (refuses what %s accepts) on %d cases%s: %s. ", ref, len(st), r.rfcSide(st), caseNames(st))
+			p("wsloop is looser (accepts what %s refuses) on %d%s: %s. ", ref, len(lo), r.rfcSide(lo), caseNames(lo))
+			p("They differ otherwise (one of the two is **other**) on %d: %s.\n\n", len(diff), caseNames(diff))
 		}
 	}
 
@@ -154,4 +154,18 @@ func caseNames(cs []*Case) string {
 		names[i] = c.Name
 	}
 	return strings.Join(names, "; ")
+}
+
+// rfcSide says on how many of cs wsloop gave the RFC answer.
+func (r *Report) rfcSide(cs []*Case) string {
+	if len(cs) == 0 {
+		return ""
+	}
+	n := 0
+	for _, c := range cs {
+		if r.Outcomes[Wsloop][c.Name].Cell().Verdict == Pass {
+			n++
+		}
+	}
+	return fmt.Sprintf(" (wsloop has the RFC answer in %d of them)", n)
 }
