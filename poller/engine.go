@@ -85,11 +85,15 @@ func New(h Handler, cfg Config) *Engine {
 		stopped: make(chan struct{}),
 		loops:   make(map[gnet.EventLoop]*loop),
 	}
-	e.handshakeTicks = ticksOf(cfg.HandshakeTimeout)
-	e.closeTicks = ticksOf(cfg.CloseTimeout)
-	e.idleTicks = ticksOf(cfg.IdleTimeout)
-	e.pingTicks = ticksOf(cfg.PingInterval)
-	e.pongTicks = ticksOf(cfg.PongTimeout)
+	// A connection's handshake starts right after OnOpen advanced the
+	// clock; every other timer starts from a reading that may lag by up
+	// to one sweep interval (the clock moves at each sweep).
+	lag := ticksOf(cfg.sweepEvery())
+	e.handshakeTicks = timerTicks(cfg.HandshakeTimeout, 0)
+	e.closeTicks = timerTicks(cfg.CloseTimeout, lag)
+	e.idleTicks = timerTicks(cfg.IdleTimeout, lag)
+	e.pingTicks = timerTicks(cfg.PingInterval, lag)
+	e.pongTicks = timerTicks(cfg.PongTimeout, lag)
 	e.goingAway = &codec.CloseError{Code: ws.StatusGoingAway, Reason: cfg.GoingAwayReason}
 	dcfg := codec.DecoderConfig{MaxMessageSize: cfg.MaxMessageSize}
 	e.decoders.New = func() any { return codec.NewDecoder(dcfg) }
@@ -289,7 +293,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// TLS client, not the socket pair gnet sees.
 		c.remote = tcp
 	}
-	c.lastRead = clk.now()
+	c.lastRead = clk.advance()
 	c.timer = c.lastRead // the handshake deadline runs from here
 	c.loop.add(c)
 	if c.loop.carrier.Load() == nil {
