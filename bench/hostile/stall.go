@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -76,6 +77,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // every stallProbeEvery and times its echo.
 func RunStall(t *Target, probes int) StallReport {
 	var rep StallReport
+	// Collect the suite's own garbage first (earlier cases allocate tens
+	// of MiB): a collection of this process during the flood would delay
+	// the probes, and be blamed on the server.
+	runtime.GC()
 	clients := make([]*Client, 0, probes)
 	defer func() {
 		for _, c := range clients {
