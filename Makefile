@@ -102,3 +102,11 @@ bench-million:
 SOAK_DURATION ?= 10m
 soak:
 	cd bench && $(GO) run ./cmd/wssoak -duration $(SOAK_DURATION) -out results/soak -report SOAK.md
+
+# Hostile inputs (bench/hostile): every case against wsloop (defaults) and
+# the reference servers, gorilla and Python websockets; writes
+# bench/HOSTILE.md (about 5 minutes). make test runs the cases against
+# wsloop only.
+.PHONY: hostile
+hostile:
+	cd bench && $(GO) run ./cmd/wshostile -servers wsloop,gorilla,websockets -out HOSTILE.md
