@@ -12,7 +12,11 @@ import (
 //
 //	inbound buffer gnet may hold for a paused connection     4 MiB  (WithMaxInboundBuffer)
 //	the message being assembled                              16 MiB (-max-message-size)
-//	the previous message, handed to the echo handler         16 MiB (the handler's m.Data)
+//	the previous message, handed to the echo handler         16 MiB (the handler's m.Data; the
+//	                                                                echo keeps up with every case's
+//	                                                                sender, so one message waits, where
+//	                                                                the README's general bound allows
+//	                                                                64 + a quarter of 256 MiB)
 //	outbound queue: the cap plus one message                 4 MiB + 16 MiB (-max-outbound; one
 //	                                                                message is always accepted)
 //	                                                         ------

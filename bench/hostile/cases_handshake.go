@@ -127,7 +127,11 @@ func handshakeCases() []*Case {
 			func(h string) *Head {
 				return NewHead(h).Set("Connection", "Connection: keep-alive, Upgrade").Set("Upgrade", "Upgrade: WebSocket")
 			}),
-		headCase("duplicate Upgrade", "`Upgrade: websocket` twice (a list field)", "RFC 9110 §5.3 (repeated list fields combine), §7.8", upgrades,
+		// HTTP lets list fields repeat (RFC 9110 §5.3), but RFC 6455
+		// §4.2.1 asks for one Upgrade field, and a server facing the
+		// internet refuses a repeated handshake field rather than guess
+		// which line an intermediary acted on (as for Host, §3.2).
+		headCase("duplicate Upgrade", "`Upgrade: websocket` twice", "RFC 6455 §4.2.1 (an |Upgrade| header field), RFC 9112 §3.2 by analogy", refuse(400),
 			func(h string) *Head { return NewHead(h).Add("Upgrade: websocket") }),
 
 		// Issue class 4: HTTP framing.

@@ -96,6 +96,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("\n")
 	if slices.Contains(r.Servers, Wsloop) {
+		var top *Outcome
+		for _, c := range r.Cases {
+			if o, ok := r.Outcomes[Wsloop][c.Name]; ok && (top == nil || o.Grew > top.Grew) {
+				top = &o
+			}
+		}
+		if top != nil {
+			p("wsloop's RSS rose at most %s over its baseline, seen during the case %q (memory that earlier cases freed but the runtime had not yet returned to the OS counts too); every case is held to %s (`bound.go`).\n\n", mib(top.Grew), top.Case.Name, mib(RSSBound))
+		}
+	}
+	if slices.Contains(r.Servers, Wsloop) {
 		for _, ref := range r.Servers {
 			if ref == Wsloop {
 				continue

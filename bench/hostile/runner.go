@@ -33,6 +33,7 @@ type Outcome struct {
 	Result Result
 	After  []string // the checks after the case that failed
 	Took   time.Duration
+	Grew   int64 // the server's RSS peak during the case over its baseline
 }
 
 // OK reports whether the case gave the RFC's answer and the server came
@@ -148,6 +149,7 @@ func (r *Runner) Run(c *Case) Outcome {
 		}
 	}
 	grew := peak() - r.base.RSS
+	o.Grew = grew
 	if r.T.Name == Wsloop && grew > RSSBound {
 		o.After = append(o.After, fmt.Sprintf("RSS peaked %s over the baseline (%s), over the %s bound", mib(grew), mib(r.base.RSS), mib(RSSBound)))
 		if v, err := RSS(r.T.PID()); err == nil {
