@@ -1,9 +1,13 @@
 package hostile
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // Baseline is a server's resting state: what must come back after every
@@ -27,11 +31,11 @@ func (b Baseline) String() string {
 func Measure(t *Target) (Baseline, error) {
 	var b Baseline
 	var err error
-	if b.RSS, err = RSS(t.PID()); err != nil {
+	if b.RSS, err = procfs.RSS(t.PID()); err != nil {
 		return b, err
 	}
 	if t.Admin != "" {
-		m, err := Scrape(t.Admin)
+		m, err := scrape.Get(context.Background(), t.Admin)
 		if err != nil {
 			return b, err
 		}
@@ -39,7 +43,7 @@ func Measure(t *Target) (Baseline, error) {
 	}
 	// After the scrape: its connection is closed by then (no keep-alive)
 	// or about to be, which the polls that compare absorb.
-	b.FDs, err = FDs(t.PID())
+	b.FDs, err = procfs.FDs(t.PID())
 	return b, err
 }
 

@@ -3,6 +3,8 @@ package hostile
 import (
 	"sync"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
 
 // The memory one hostile peer may make wsloop hold at its defaults, and
@@ -44,7 +46,7 @@ func rssPeak(pid int) func() int64 {
 		peak int64
 	)
 	note := func() {
-		if v, err := RSS(pid); err == nil {
+		if v, err := procfs.RSS(pid); err == nil {
 			mu.Lock()
 			peak = max(peak, v)
 			mu.Unlock()

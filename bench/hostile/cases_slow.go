@@ -2,8 +2,12 @@ package hostile
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // How a non-reading client pushes: each write may block this long before
@@ -35,7 +39,7 @@ func counter(t *Target, name string) float64 {
 	if t.Admin == "" {
 		return -1
 	}
-	m, err := Scrape(t.Admin)
+	m, err := scrape.Get(context.Background(), t.Admin)
 	if err != nil {
 		return -1
 	}
@@ -57,7 +61,7 @@ func counted(t *Target, before float64) float64 {
 func push(e *Env, c *Client, chunk []byte, limit int64) pushed {
 	var p pushed
 	peak := rssPeak(e.T.PID())
-	base, _ := RSS(e.T.PID())
+	base, _ := procfs.RSS(e.T.PID())
 	slow := counter(e.T, slowCounter)
 	deadline := time.Now().Add(pushBudget)
 	for p.wrote < limit && time.Now().Before(deadline) {
@@ -266,7 +270,7 @@ func slowTrickleReader(e *Env) Result {
 	}
 	defer c.Close()
 	peak := rssPeak(e.T.PID())
-	base, _ := RSS(e.T.PID())
+	base, _ := procfs.RSS(e.T.PID())
 	msg := Binary(bytes.Repeat([]byte{9}, 64<<10))
 	var p pushed
 	slow := counter(e.T, slowCounter)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
 
 // The harness's primitives, checked against real reference servers, so
@@ -107,13 +109,13 @@ func TestHarnessFrames(t *testing.T) {
 			}
 
 			// The /proc readers on the server's process.
-			if v, err := RSS(srv.PID()); err != nil || v <= 0 {
+			if v, err := procfs.RSS(srv.PID()); err != nil || v <= 0 {
 				t.Errorf("RSS: %d %v", v, err)
 			}
-			if _, err := CPU(srv.PID()); err != nil {
+			if _, err := procfs.CPU(srv.PID()); err != nil {
 				t.Errorf("CPU: %v", err)
 			}
-			if v, err := FDs(srv.PID()); err != nil || v <= 2 {
+			if v, err := procfs.FDs(srv.PID()); err != nil || v <= 2 {
 				t.Errorf("FDs: %d %v", v, err)
 			}
 		})

@@ -3,6 +3,8 @@ package hostile
 import (
 	"fmt"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
 
 // settleWithin bounds the wait for a server to come back to its baseline
@@ -152,7 +154,7 @@ func (r *Runner) Run(c *Case) Outcome {
 	o.Grew = grew
 	if r.T.Name == Wsloop && grew > RSSBound {
 		o.After = append(o.After, fmt.Sprintf("RSS peaked %s over the baseline (%s), over the %s bound", mib(grew), mib(r.base.RSS), mib(RSSBound)))
-		if v, err := RSS(r.T.PID()); err == nil {
+		if v, err := procfs.RSS(r.T.PID()); err == nil {
 			r.base.RSS = max(r.base.RSS, v)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
 
 // The stall (issue class 1): a client that never reads sends bursts of
@@ -224,7 +226,7 @@ func waitIdle(pid int, rst time.Time) (after time.Duration, idle bool, windows [
 	var samples []sample
 	step := 100 * time.Millisecond
 	for {
-		cpu, err := CPU(pid)
+		cpu, err := procfs.CPU(pid)
 		if err != nil {
 			return time.Since(rst), false, windows // the process is gone
 		}

@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // The servers the suite knows. Only wsloop is required (make test); the
@@ -254,7 +257,7 @@ func (t *Target) ready() bool {
 	}
 	c.Close()
 	if t.Admin != "" {
-		_, err := Scrape(t.Admin)
+		_, err := scrape.Get(context.Background(), t.Admin)
 		return err == nil
 	}
 	return true

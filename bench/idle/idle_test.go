@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 	"github.com/wsloop/wsloop/bench/internal/syncbuf"
 	"github.com/wsloop/wsloop/bench/loadgen"
 )
@@ -335,23 +336,11 @@ func waitLine(t testing.TB, lines <-chan string, prefix string, timeout time.Dur
 // rss returns VmRSS of pid in bytes.
 func rss(t testing.TB, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procfs.RSS(pid)
 	if err != nil {
-		t.Fatalf("read status of server: %v", err)
+		t.Fatalf("RSS of the server: %v", err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err == nil {
-					return kb << 10
-				}
-			}
-		}
-	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
+	return v
 }
 
 // settledRSS samples the RSS every 500 ms until two consecutive samples

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // faultKill kills the last worker slot (not slot 0, which runs the feed)
@@ -20,8 +22,8 @@ func (r *runner) faultKill(ctx context.Context) {
 		return
 	}
 	held := -1.0
-	if m, err := scrape(ctx, r.feed.adminOf(slot)); err == nil {
-		held = m.get("wsloop_connections_open")
+	if m, err := scrape.Get(ctx, r.feed.adminOf(slot)); err == nil {
+		held = m["wsloop_connections_open"]
 	}
 	before := r.pool.stats()
 	from := r.now()
@@ -37,7 +39,7 @@ func (r *runner) faultKill(ctx context.Context) {
 		if !ok || p == pid {
 			return false
 		}
-		_, err := scrape(ctx, r.feed.adminOf(slot))
+		_, err := scrape.Get(ctx, r.feed.adminOf(slot))
 		newPid = p
 		return err == nil
 	})

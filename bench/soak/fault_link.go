@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // linkPhases runs the netem and half-open phases on one Link: a single
@@ -95,7 +97,7 @@ func (r *runner) faultNetem(ctx context.Context, link Link, np *pool) {
 func (r *runner) faultHalfOpen(ctx context.Context, link Link, np *pool, edge *server) {
 	const phase = PhaseHalfOpen
 	before := np.stats()
-	m0, _ := scrape(ctx, edge.adminOf(0))
+	m0, _ := scrape.Get(ctx, edge.adminOf(0))
 	from := r.now()
 	if err := link.Blackhole(true); err != nil {
 		r.res.check(phase, "link blackholed", false, err.Error(), "")
@@ -106,8 +108,8 @@ func (r *runner) faultHalfOpen(ctx context.Context, link Link, np *pool, edge *s
 	bound := r.cfg.PingInterval + r.cfg.PongTimeout + 20*time.Second
 	var serverSaw, clientSaw time.Duration
 	errS := waitFor(ctx, bound, "edge connections closed", func() bool {
-		m, err := scrape(ctx, edge.adminOf(0))
-		if err == nil && m.get("wsloop_connections_open") == 0 && serverSaw == 0 {
+		m, err := scrape.Get(ctx, edge.adminOf(0))
+		if err == nil && m["wsloop_connections_open"] == 0 && serverSaw == 0 {
 			serverSaw = time.Since(cut)
 		}
 		st := np.stats()
@@ -116,10 +118,10 @@ func (r *runner) faultHalfOpen(ctx context.Context, link Link, np *pool, edge *s
 		}
 		return serverSaw > 0 && clientSaw > 0
 	})
-	m1, _ := scrape(ctx, edge.adminOf(0))
-	slowCloses := m1.get("wsloop_slow_consumer_disconnects_total") - m0.get("wsloop_slow_consumer_disconnects_total")
+	m1, _ := scrape.Get(ctx, edge.adminOf(0))
+	slowCloses := m1["wsloop_slow_consumer_disconnects_total"] - m0["wsloop_slow_consumer_disconnects_total"]
 	r.res.check(phase, "server found the dead connections", serverSaw > 0,
-		fmt.Sprintf("edge connections %.0f → 0 after %s (%.0f of them as slow consumers)", m0.get("wsloop_connections_open"), secs(serverSaw), slowCloses),
+		fmt.Sprintf("edge connections %.0f → 0 after %s (%.0f of them as slow consumers)", m0["wsloop_connections_open"], secs(serverSaw), slowCloses),
 		fmt.Sprintf("within -ping-interval + -pong-timeout + 20 s = %v", bound))
 	r.res.check(phase, "clients' heartbeat found them", clientSaw > 0,
 		fmt.Sprintf("all %d disconnected after %s (heartbeat %v + %v)", before.Subscribers, secs(clientSaw), r.cfg.Heartbeat, r.cfg.Heartbeat), fmt.Sprintf("within %v", bound))

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // bulkTopic carries the large messages that fill the stalled client's
@@ -78,8 +81,8 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 func (r *runner) sumMetric(ctx context.Context, name string) float64 {
 	var n float64
 	for slot := range r.cfg.Procs {
-		if m, err := scrape(ctx, r.feed.adminOf(slot)); err == nil {
-			n += m.get(name)
+		if m, err := scrape.Get(ctx, r.feed.adminOf(slot)); err == nil {
+			n += m[name]
 		}
 	}
 	return n
@@ -89,7 +92,7 @@ func (r *runner) sumMetric(ctx context.Context, name string) float64 {
 func (r *runner) workersRSS() int64 {
 	var n int64
 	for _, pid := range r.feed.workers() {
-		if v, err := procRSS(pid); err == nil {
+		if v, err := procfs.RSS(pid); err == nil {
 			n += v
 		}
 	}

@@ -3,61 +3,13 @@
 package soak
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
-
-// procFDs counts pid's open file descriptors (/proc/PID/fd).
-func procFDs(pid int) (int64, error) {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return 0, err
-	}
-	return int64(len(ents)), nil
-}
-
-// procRSS returns pid's resident set size in bytes (VmRSS).
-func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) == 0 {
-				break
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
-// procPPid returns pid's parent, or -1 when pid is gone or a zombie.
-func procPPid(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 || f[0] == "Z" {
-		return -1
-	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return -1
-	}
-	return ppid
-}
 
 // procChildren lists the live children of parent (a scan of /proc).
 func procChildren(parent int) []int {
@@ -71,7 +23,7 @@ func procChildren(parent int) []int {
 		if err != nil {
 			continue
 		}
-		if procPPid(pid) == parent {
+		if procfs.PPid(pid) == parent {
 			out = append(out, pid)
 		}
 	}

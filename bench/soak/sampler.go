@@ -8,6 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // sample is one process's figures at one sampling tick. Goroutines and
@@ -63,16 +66,16 @@ func (s *sampler) once(ctx context.Context) {
 		if pid <= 0 {
 			return
 		}
-		fds, err1 := procFDs(pid)
-		rss, err2 := procRSS(pid)
+		fds, err1 := procfs.FDs(pid)
+		rss, err2 := procfs.RSS(pid)
 		if err1 != nil || err2 != nil {
 			return
 		}
-		sm := sample{T: now, Proc: name, PID: pid, FDs: fds, RSS: rss, Goroutines: -1, Conns: -1}
+		sm := sample{T: now, Proc: name, PID: pid, FDs: int64(fds), RSS: rss, Goroutines: -1, Conns: -1}
 		if admin != "" {
-			if m, err := scrape(ctx, admin); err == nil {
-				sm.Goroutines, sm.Conns = m.get("wsloop_go_goroutines"), m.get("wsloop_connections_open")
-				sm.Heap = int64(m.get("wsloop_go_memstats_heap_inuse_bytes"))
+			if m, err := scrape.Get(ctx, admin); err == nil {
+				sm.Goroutines, sm.Conns = m["wsloop_go_goroutines"], m["wsloop_connections_open"]
+				sm.Heap = int64(m["wsloop_go_memstats_heap_inuse_bytes"])
 			} else {
 				return // a worker not serving yet (or dying) is left out
 			}
@@ -91,9 +94,9 @@ func (s *sampler) once(ctx context.Context) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fds, _ := procFDs(os.Getpid())
-	rss, _ := procRSS(os.Getpid())
-	out = append(out, sample{T: now, Proc: "harness", PID: os.Getpid(), FDs: fds, RSS: rss, Goroutines: float64(runtime.NumGoroutine()), Conns: -1, Heap: int64(ms.HeapInuse)})
+	fds, _ := procfs.FDs(os.Getpid())
+	rss, _ := procfs.RSS(os.Getpid())
+	out = append(out, sample{T: now, Proc: "harness", PID: os.Getpid(), FDs: int64(fds), RSS: rss, Goroutines: float64(runtime.NumGoroutine()), Conns: -1, Heap: int64(ms.HeapInuse)})
 	if c := s.churn.Load(); c != nil {
 		out = append(out, sample{T: now, Proc: "churn", Goroutines: -1, Conns: -1, ChurnOK: c.ok.Load(), ChurnFailed: c.failed.Load()})
 	}

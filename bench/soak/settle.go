@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // baseline is the resources before churn (medians over the baseline).
@@ -53,16 +56,16 @@ func (r *runner) workerTotals(ctx context.Context) (fds int64, gor float64, ok b
 		return 0, 0, false
 	}
 	for slot, pid := range w {
-		n, err := procFDs(pid)
+		n, err := procfs.FDs(pid)
 		if err != nil {
 			return 0, 0, false
 		}
-		m, err := scrape(ctx, r.feed.adminOf(slot))
+		m, err := scrape.Get(ctx, r.feed.adminOf(slot))
 		if err != nil {
 			return 0, 0, false
 		}
-		fds += n
-		gor += m.get("wsloop_go_goroutines")
+		fds += int64(n)
+		gor += m["wsloop_go_goroutines"]
 	}
 	return fds, gor, true
 }

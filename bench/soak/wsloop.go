@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
 // server is a wsloop process: the -procs supervisor of the feed, or a
@@ -82,7 +84,7 @@ func (s *server) waitReady(ctx context.Context) error {
 			return true
 		}
 		for i := range n {
-			if _, err := scrape(ctx, s.adminOf(i)); err != nil {
+			if _, err := scrape.Get(ctx, s.adminOf(i)); err != nil {
 				return false
 			}
 		}

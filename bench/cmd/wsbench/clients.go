@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/wsloop/wsloop/bench/clientload"
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
 
 // clientsConfig is the clients scenario's part of the command line.
@@ -361,10 +362,10 @@ func (b *bench) runClientsOne(ctx context.Context, sp spec, kind string, round i
 		return fail(err)
 	}
 	cpids, spids := pidsOf(p.clients), pidsOf(p.srvs)
-	if rr.RSSBaseBytes, err = sumRSS(cpids); err != nil {
+	if rr.RSSBaseBytes, err = procfs.SumRSS(cpids); err != nil {
 		return fail(err)
 	}
-	if rr.ServerRSSBaseBytes, err = sumRSS(spids); err != nil {
+	if rr.ServerRSSBaseBytes, err = procfs.SumRSS(spids); err != nil {
 		return fail(err)
 	}
 
@@ -410,7 +411,7 @@ func (b *bench) runClientsOne(ctx context.Context, sp spec, kind string, round i
 		return fail(err)
 	}
 	for {
-		v, err := sumRSS(cpids)
+		v, err := procfs.SumRSS(cpids)
 		if err != nil {
 			return fail(err)
 		}
@@ -434,7 +435,7 @@ func (b *bench) runClientsOne(ctx context.Context, sp spec, kind string, round i
 	}
 	rr.HoldSeconds = time.Since(holdStart).Seconds()
 	rr.ClientCPUHold = cpuB - cpuA
-	if rr.ServerRSSBytes, err = sumRSS(spids); err != nil {
+	if rr.ServerRSSBytes, err = procfs.SumRSS(spids); err != nil {
 		return fail(err)
 	}
 	if err := p.tell("MEASURE"); err != nil {

@@ -50,6 +50,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 	"github.com/wsloop/wsloop/bench/loadgen"
 )
 
@@ -280,7 +281,7 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 		return fail(err)
 	}
 	pids := procs.pids()
-	if rr.RSSBaseBytes, err = sumRSS(pids); err != nil {
+	if rr.RSSBaseBytes, err = procfs.SumRSS(pids); err != nil {
 		return fail(fmt.Errorf("baseline RSS: %w", err))
 	}
 
@@ -376,7 +377,7 @@ func (b *bench) runFanout(ctx context.Context, sp spec, server string, round int
 	}
 	rr.ServerCPUSeconds = cpuB - cpuA
 	rr.WindowSeconds = time.Since(tA).Seconds()
-	if rr.RSSBytes, err = sumRSS(pids); err != nil {
+	if rr.RSSBytes, err = procfs.SumRSS(pids); err != nil {
 		return fail(err)
 	}
 	rr.RSSPeakBytes = rr.RSSBytes

@@ -4,30 +4,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 )
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat; it is
-// 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
-// rssBytes returns VmRSS of pid.
-func rssBytes(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return parseKB(v)
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
 
 // parseKB parses "   1234 kB" into bytes.
 func parseKB(v string) (int64, error) {
@@ -42,54 +26,17 @@ func parseKB(v string) (int64, error) {
 	return n * 1024, nil
 }
 
-// cpuTicks returns utime+stime of pid in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after it are fixed.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bad utime/stime in /proc/%d/stat", pid)
-	}
-	return u + s, nil
-}
-
-// sumRSS adds VmRSS over all pids.
-func sumRSS(pids []int) (int64, error) {
-	var t int64
-	for _, p := range pids {
-		v, err := rssBytes(p)
-		if err != nil {
-			return 0, err
-		}
-		t += v
-	}
-	return t, nil
-}
-
 // sumCPUSeconds adds utime+stime over all pids, in seconds.
 func sumCPUSeconds(pids []int) (float64, error) {
-	var t int64
+	var t time.Duration
 	for _, p := range pids {
-		v, err := cpuTicks(p)
+		v, err := procfs.CPU(p)
 		if err != nil {
 			return 0, err
 		}
 		t += v
 	}
-	return float64(t) / clockTicks, nil
+	return t.Seconds(), nil
 }
 
 // memAvailable returns MemAvailable from /proc/meminfo in bytes.

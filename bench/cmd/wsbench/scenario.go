@@ -15,6 +15,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/wsloop/wsloop/bench/internal/procfs"
 	"github.com/wsloop/wsloop/bench/loadgen"
 )
 
@@ -383,7 +384,7 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 		return fail(err)
 	}
 	pids := pidsOf(srvs)
-	if rr.RSSBaseBytes, err = sumRSS(pids); err != nil {
+	if rr.RSSBaseBytes, err = procfs.SumRSS(pids); err != nil {
 		return fail(fmt.Errorf("baseline RSS: %w", err))
 	}
 	cpuStart, err := sumCPUSeconds(pids)
@@ -470,7 +471,7 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 			rr.LoadCPUSeconds = loadB - loadA
 		}
 		tB = time.Now()
-		if rr.RSSBytes, err = sumRSS(pids); err != nil {
+		if rr.RSSBytes, err = procfs.SumRSS(pids); err != nil {
 			return fail(err)
 		}
 		rr.RSSPeakBytes = rr.RSSBytes
@@ -479,7 +480,7 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 		cpuA, tA = cpuStart, start
 		holdEnd := readyAt.Add(sp.hold)
 		for {
-			v, err := sumRSS(pids)
+			v, err := procfs.SumRSS(pids)
 			if err != nil {
 				return fail(err)
 			}
