@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsloop/wsloop/bench/internal/child"
 	"github.com/wsloop/wsloop/bench/internal/scrape"
 )
 
@@ -39,46 +40,19 @@ type Target struct {
 	HeadLimit int
 	Args      []string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-	out  *capped
+	*child.Process
+	out *capped
 }
-
-// PID is the server's process id.
-func (t *Target) PID() int { return t.cmd.Process.Pid }
-
-// Running reports whether the process has not exited.
-func (t *Target) Running() bool {
-	select {
-	case <-t.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// Exited is closed when the process has exited.
-func (t *Target) Exited() <-chan struct{} { return t.done }
 
 // Log is what the process wrote to stdout and stderr so far (bounded).
 func (t *Target) Log() string { return t.out.String() }
 
-// Signal sends sig to the process.
-func (t *Target) Signal(sig syscall.Signal) error { return t.cmd.Process.Signal(sig) }
-
 // Stop sends SIGTERM and waits up to grace for the exit, then kills it.
 func (t *Target) Stop(grace time.Duration) {
-	if t == nil || t.cmd == nil || !t.Running() {
+	if t == nil || t.Process == nil {
 		return
 	}
-	_ = t.Signal(syscall.SIGTERM)
-	select {
-	case <-t.done:
-	case <-time.After(grace):
-		_ = t.cmd.Process.Kill()
-		<-t.done
-	}
+	t.Process.Stop(syscall.SIGTERM, grace)
 }
 
 // Binaries are the built server programs.
@@ -222,22 +196,17 @@ func Start(name string, b Binaries) (*Target, error) {
 // start runs the process and waits until it accepts connections (and,
 // for wsloop, serves /metrics).
 func (t *Target) start(bin string, args ...string) error {
-	t.cmd = exec.Command(bin, args...)
 	w := &capped{b: new(bytes.Buffer), max: 1 << 20}
 	t.out = w
-	t.cmd.Stdout, t.cmd.Stderr = w, w
-	if err := t.cmd.Start(); err != nil {
+	p, err := child.Start(bin, w, args...)
+	if err != nil {
 		return fmt.Errorf("%s: %w", t.Name, err)
 	}
-	t.done = make(chan struct{})
-	go func() {
-		t.err = t.cmd.Wait()
-		close(t.done)
-	}()
+	t.Process = p
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if !t.Running() {
-			return fmt.Errorf("%s exited at start (%v): %s", t.Name, t.err, clip(w.String(), 2000))
+			return fmt.Errorf("%s exited at start (%v): %s", t.Name, t.Err(), clip(w.String(), 2000))
 		}
 		if t.ready() {
 			return nil

@@ -57,16 +57,16 @@ func (n *natsServer) start(ctx context.Context) error {
 // stop ends the server gracefully (SIGTERM; SIGKILL after 10 s).
 func (n *natsServer) stop() {
 	if p := n.p.Load(); p != nil {
-		p.stop(syscall.SIGTERM, 10*time.Second)
+		p.Stop(syscall.SIGTERM, 10*time.Second)
 	}
 }
 
 func (n *natsServer) pid() int {
 	p := n.p.Load()
-	if p == nil || !p.running() {
+	if p == nil || !p.Running() {
 		return 0
 	}
-	return p.pid()
+	return p.PID()
 }
 
 // consumers returns how many JetStream consumers the server holds (its

@@ -8,8 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/wsloop/wsloop/bench/internal/child"
 )
 
 // buildBinaries builds wsloop and nats-server into dir (the bench module's
@@ -27,12 +28,10 @@ func buildBinaries(ctx context.Context, dir string) (wsloop, nats string, err er
 }
 
 // process is a child process whose output goes to a log file. Start and
-// stop it from one goroutine; pid and running are safe from any.
+// stop it from one goroutine; PID and Running are safe from any.
 type process struct {
 	name string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once waited for
-	err  error         // read after done
+	*child.Process
 }
 
 // startProcess runs bin with args, appending its stdout and stderr to
@@ -42,44 +41,16 @@ func startProcess(name, bin, logPath string, args ...string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	if err := cmd.Start(); err != nil {
+	c, err := child.Start(bin, lf, args...)
+	if err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
+		<-c.Exited()
 		lf.Close()
-		close(p.done)
 	}()
-	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-func (p *process) running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends sig and waits up to grace for the exit, then SIGKILL.
-func (p *process) stop(sig syscall.Signal, grace time.Duration) {
-	if !p.running() {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	return &process{name: name, Process: c}, nil
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

@@ -82,15 +82,15 @@ func (s *sampler) once(ctx context.Context) {
 		}
 		out = append(out, sm)
 	}
-	if s.feed.p.running() {
-		add("supervisor", s.feed.p.pid(), "")
+	if s.feed.p.Running() {
+		add("supervisor", s.feed.p.PID(), "")
 	}
 	for slot, pid := range s.feed.workers() {
 		add(workerName(slot), pid, s.feed.adminOf(slot))
 	}
 	add("nats", s.nats.pid(), "")
-	if e := s.edge.Load(); e != nil && e.p.running() {
-		add("edge", e.p.pid(), e.adminOf(0))
+	if e := s.edge.Load(); e != nil && e.p.Running() {
+		add("edge", e.p.PID(), e.adminOf(0))
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -80,7 +80,7 @@ func startEdge(ctx context.Context, bin, dir string, cfg *Config, natsURL, host 
 func (s *server) waitReady(ctx context.Context) error {
 	n := max(1, s.procs)
 	return waitFor(ctx, 60*time.Second, "wsloop ready", func() bool {
-		if !s.p.running() {
+		if !s.p.Running() {
 			return true
 		}
 		for i := range n {
@@ -103,14 +103,14 @@ func (s *server) adminOf(slot int) string {
 // is absent. A single process is slot 0.
 func (s *server) workers() map[int]int {
 	out := map[int]int{}
-	if !s.p.running() {
+	if !s.p.Running() {
 		return out
 	}
 	if s.procs == 0 {
-		out[0] = s.p.pid()
+		out[0] = s.p.PID()
 		return out
 	}
-	for _, pid := range procChildren(s.p.pid()) {
+	for _, pid := range procChildren(s.p.PID()) {
 		a, ok := procArg(pid, "-admin")
 		if !ok {
 			continue
@@ -130,6 +130,6 @@ func (s *server) workers() map[int]int {
 // stop drains the server (SIGTERM) for at most 20 s.
 func (s *server) stop() {
 	if s != nil && s.p != nil {
-		s.p.stop(syscall.SIGTERM, 20*time.Second)
+		s.p.Stop(syscall.SIGTERM, 20*time.Second)
 	}
 }
