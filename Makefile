@@ -105,7 +105,7 @@ soak:
 
 # Hostile inputs (bench/hostile): every case against wsloop (defaults) and
 # the reference servers, gorilla and Python websockets; writes
-# bench/HOSTILE.md (about 5 minutes). make test runs the cases against
+# bench/HOSTILE.md (about 2 minutes). make test runs the cases against
 # wsloop only.
 .PHONY: hostile
 hostile:
