@@ -98,7 +98,8 @@ type Config struct {
 	// this process's listeners on the address out of the port's group
 	// first (leaveReusePortGroup), so new connections go to the others.
 	ReusePort bool
-	// ReadBufferCap is gnet's per-loop read buffer (bytes per OnTraffic).
+	// ReadBufferCap is gnet's per-loop read buffer (bytes per OnTraffic)
+	// and the input one connection may have decoded per round of its loop.
 	ReadBufferCap int
 	// KeepRequest keeps each connection's upgrade request after OnOpen;
 	// by default Conn.Request is nil once OnOpen returned.

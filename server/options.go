@@ -83,7 +83,9 @@ func WithCloseTimeout(d time.Duration) Option {
 func WithReusePort(on bool) Option { return func(c *poller.Config) { c.ReusePort = on } }
 
 // WithReadBufferCap sets gnet's per-loop read buffer (default 64 KiB): the
-// most bytes one read hands to the decoder.
+// most bytes one read hands to the decoder, and the most input of one
+// connection decoded per round of its event loop (the rest waits for the
+// next round, so one peer cannot hold its loop).
 func WithReadBufferCap(n int) Option { return func(c *poller.Config) { c.ReadBufferCap = n } }
 
 // WithHTTPHandler answers plain HTTP requests on the WebSocket port (those

@@ -160,38 +160,32 @@ func nonReader(e *Env, chunk []byte, limit int64) Result {
 	return judgeSlow(push(e, c, chunk, limit))
 }
 
+// neverReads is a client that sends size-byte binary messages nonstop
+// (up to 256 MiB or the push's time limit) and never reads the echoes.
+func neverReads(sizeName string, size int, want, rfc string) *Case {
+	return &Case{
+		Name: "never reads echoes of " + sizeName + " messages", Class: ClassSlowReader, Budget: 40 * time.Second,
+		Does: sizeName + " binary messages nonstop (up to 256 MiB or 15 s), never reading",
+		Want: want, RFC: rfc,
+		Run: func(e *Env) Result {
+			c, _, err := Upgrade(e.Addr())
+			if err != nil {
+				return other("handshake: %v", err)
+			}
+			defer c.Close()
+			return judgeSlow(push(e, c, Binary(bytes.Repeat([]byte{7}, size)), 256<<20))
+		},
+	}
+}
+
 // slowReaderCases: clients that read slowly, or not at all.
 func slowReaderCases() []*Case {
 	const k64 = 64 << 10
 	slowWant := "close 1008 \"slow consumer\"; memory bounded"
 	slowRFC := "RFC 6455 §7.4.1 (1008: policy), §10.4; wsloop's README (-max-outbound 4 MiB, -slow-consumer close)"
 	return []*Case{
-		{
-			Name: "never reads echoes of 64 KiB messages", Class: ClassSlowReader, Budget: 40 * time.Second,
-			Does: "64 KiB binary messages nonstop (up to 256 MiB or 15 s), never reading",
-			Want: slowWant, RFC: slowRFC,
-			Run: func(e *Env) Result {
-				c, _, err := Upgrade(e.Addr())
-				if err != nil {
-					return other("handshake: %v", err)
-				}
-				defer c.Close()
-				return judgeSlow(push(e, c, Binary(bytes.Repeat([]byte{7}, k64)), 256<<20))
-			},
-		},
-		{
-			Name: "never reads echoes of 1 MiB messages", Class: ClassSlowReader, Budget: 40 * time.Second,
-			Does: "1 MiB binary messages nonstop (up to 256 MiB or 15 s), never reading",
-			Want: slowWant, RFC: slowRFC,
-			Run: func(e *Env) Result {
-				c, _, err := Upgrade(e.Addr())
-				if err != nil {
-					return other("handshake: %v", err)
-				}
-				defer c.Close()
-				return judgeSlow(push(e, c, Binary(bytes.Repeat([]byte{7}, 1<<20)), 256<<20))
-			},
-		},
+		neverReads("64 KiB", k64, slowWant, slowRFC),
+		neverReads("1 MiB", 1<<20, slowWant, slowRFC),
 		{
 			Name: "stops reading mid-message", Class: ClassSlowReader, Budget: 40 * time.Second,
 			Does: "an 8 MiB message, reads 1 MiB of its echo, then 64 KiB messages nonstop without reading",

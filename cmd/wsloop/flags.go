@@ -94,7 +94,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.DurationVar(&f.statusInterval, "status-interval", 10*time.Second, "-procs: how often the supervisor logs each worker's connections (also on SIGUSR1; 0: only then)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.IntVar(&f.readBufferCap, "read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop")
+	fs.IntVar(&f.readBufferCap, "read-buffer", poller.DefaultReadBufferCap, "bytes read per event per loop, and decoded for one connection per loop round")
 	fs.BoolVar(&f.trimMemory, "trim-memory", true, "return free heap to the OS after connection storms")
 	fs.IntVar(&f.gogc, "gogc", 0, "Go GC target percentage, as GOGC (0: leave the runtime's setting; negative: GC off)")
 	fs.Int64Var(&f.memLimit, "memory-limit", 0, "Go soft memory limit in bytes, as GOMEMLIMIT (0: leave the runtime's setting)")
