@@ -1,29 +1,54 @@
 package poller
 
-// batch collects, during one drain of a loop's inbox, the frames each
-// connection is to receive, and writes them with one write per connection.
-// Loop only.
+import "github.com/gobwas/ws"
+
+// entryKind says what a connection's pending entry is.
+type entryKind uint8
+
+const (
+	entryData    = entryKind(outData)   // a data frame (Send's, or a fan-out's)
+	entryReject  = entryKind(outReject) // a Send refused over the cap
+	entryClose   = entryKind(outClose)  // our close frame
+	entryControl = entryKind(iota + 8)  // a control frame from the loop (a pong)
+)
+
+// entry is one frame pending for a connection in a batch.
+type entry struct {
+	kind    entryKind
+	counted bool // its bytes are counted in the connection's outq
+	then    closeThen
+	code    ws.StatusCode
+	fr      *Frame // one reference, the entry's; nil for a reject
+	done    func(error)
+	why     string
+	err     error // the outcome, reported to done after the write
+}
+
+// batch collects, on the loop, the frames each connection is to receive
+// (from one drain of the loop's queue, plus the pongs of the OnTraffic call
+// that ends with it) and writes them with one write per connection, under
+// the slow-consumer policy. Loop only.
 type batch struct {
-	l      *loop
-	unique bool            // every addConn is for another connection
-	at     map[*Conn]int32 // index in outs
-	outs   []connOut
-	buf    []byte // coalesced frames of one connection
+	l     *loop
+	keyed bool            // connections may recur apart: gather them (at)
+	at    map[*Conn]int32 // index in outs, when keyed
+	outs  []connOut
+	buf   []byte // coalesced frames of one connection
 }
 
 // maxCoalesce is the most bytes of several frames copied into one write.
 const maxCoalesce = 256 << 10
 
-// connOut is one connection's frames in a batch, in order.
+// connOut is one connection's entries in a batch, in order.
 type connOut struct {
-	c      *Conn
-	frames []*Frame
+	c    *Conn
+	ents []entry
 }
 
-// add queues fr for a member: written, or kept in the connection's
-// conflation backlog when the member conflates, fr has a key and the
-// connection is behind.
-func (w *batch) add(m *Member, fr *Frame) {
+// addMember queues fr for a fan-out member: written, or kept in the
+// connection's conflation backlog when the member conflates, fr has a key
+// and the connection is behind.
+func (w *batch) addMember(m *Member, fr *Frame) {
 	c := m.c
 	if c.state() != stateOpen || c.closing() {
 		return
@@ -32,30 +57,40 @@ func (w *batch) add(m *Member, fr *Frame) {
 		w.l.conflate(c, fr)
 		return
 	}
-	w.addConn(c, fr)
+	w.addFrame(c, fr)
 }
 
-// addConn queues fr for c. The caller keeps fr referenced until flush.
-func (w *batch) addConn(c *Conn, fr *Frame) {
-	if w.unique {
-		o := w.appendOut(c)
-		o.frames = append(o.frames, fr)
-		return
-	}
-	if w.at == nil {
-		w.at = make(map[*Conn]int32)
-	}
-	i, ok := w.at[c]
-	if !ok {
-		i = int32(len(w.outs))
-		w.at[c] = i
-		w.appendOut(c)
-	}
-	o := &w.outs[i]
-	o.frames = append(o.frames, fr)
+// addFrame queues a shared frame for c, taking a reference.
+func (w *batch) addFrame(c *Conn, fr *Frame) {
+	fr.retain()
+	w.addConn(c, entry{kind: entryData, fr: fr})
 }
 
-// appendOut starts c's entry, reusing an earlier batch's frame slice.
+// addConn queues en for c, after everything already queued for it. A
+// connection met again after others gets one more write, unless the batch
+// is keyed.
+func (w *batch) addConn(c *Conn, en entry) {
+	var o *connOut
+	switch n := len(w.outs); {
+	case n > 0 && w.outs[n-1].c == c:
+		o = &w.outs[n-1]
+	case w.keyed:
+		if w.at == nil {
+			w.at = make(map[*Conn]int32)
+		}
+		if i, ok := w.at[c]; ok {
+			o = &w.outs[i]
+		} else {
+			w.at[c] = int32(n)
+			o = w.appendOut(c)
+		}
+	default:
+		o = w.appendOut(c)
+	}
+	o.ents = append(o.ents, en)
+}
+
+// appendOut starts c's entry, reusing an earlier batch's slice.
 func (w *batch) appendOut(c *Conn) *connOut {
 	i := len(w.outs)
 	if i < cap(w.outs) {
@@ -67,69 +102,135 @@ func (w *batch) appendOut(c *Conn) *connOut {
 	return &w.outs[i]
 }
 
-// flush writes every connection's frames and empties the batch.
+// flush writes every connection's entries and empties the batch.
 func (w *batch) flush() {
-	for i := range w.outs {
+	for i := 0; i < len(w.outs); i++ {
 		o := &w.outs[i]
-		w.write(o.c, o.frames)
-		clear(o.frames)
-		o.frames = o.frames[:0]
+		w.write(o.c, o.ents)
+		for j := range o.ents {
+			if fr := o.ents[j].fr; fr != nil {
+				fr.release()
+			}
+		}
+		clear(o.ents)
+		o.ents = o.ents[:0]
 		o.c = nil
 	}
 	w.outs = w.outs[:0]
-	if !w.unique {
+	if w.keyed {
 		clear(w.at)
+		w.keyed = false
 	}
 }
 
-// write hands frames to gnet in one write (per 256 KiB), under the
-// slow-consumer policy. gnet copies what the socket does not take at
-// once, so the frames may be released afterwards.
-func (w *batch) write(c *Conn, frames []*Frame) {
-	if len(frames) == 0 || c.state() != stateOpen || c.closing() {
-		return
-	}
-	cfg := &w.l.eng.cfg
-	if cfg.MaxOutbound > 0 && c.has(flagSlow) {
-		ob := c.gc.OutboundBuffered()
-		if ob > cfg.MaxOutbound {
-			w.l.eng.stats.slowDrops.Add(uint64(len(frames)))
-			return
-		}
-		if ob <= cfg.MaxOutbound/2 {
-			c.clear(flagSlow)
+// write hands c's entries to gnet in one write (per 256 KiB), under the
+// slow-consumer policy, then reports each outcome to its done. gnet copies
+// what the socket does not take at once, so the frames may be released
+// afterwards.
+//
+// The policy looks at the bytes ahead of each frame: gnet's outbound
+// buffer plus what this write already holds. Past MaxOutbound the peer is
+// not reading: SlowDrop drops the frame (data and pongs alike), SlowClose
+// closes the connection with 1008. A close frame is never dropped.
+func (w *batch) write(c *Conn, ents []entry) {
+	for i := range ents {
+		if en := &ents[i]; en.counted && en.fr != nil {
+			c.uncount(len(en.fr.bytes(c)))
 		}
 	}
-	var n int
-	var err error
-	if len(frames) == 1 {
-		b := frames[0].bytes(c)
-		n = len(b)
-		_, err = c.gc.Write(b)
-	} else {
-		// One coalesced buffer per write: gnet copies what the socket
-		// does not take, so it is reused at once. (writev would take
-		// the frames in place, but x/sys allocates its iovecs per call.)
-		buf := w.buf[:0]
-		for _, fr := range frames {
-			b := fr.bytes(c)
-			n += len(b)
-			if len(buf)+len(b) > maxCoalesce && len(buf) > 0 {
-				if _, err = c.gc.Write(buf); err != nil {
-					break
-				}
-				buf = buf[:0]
+	l := w.l
+	cfg := &l.eng.cfg
+	max := cfg.MaxOutbound
+	buf := w.buf[:0]
+	start := 0 // first entry not yet written
+	alive := c.state() == stateOpen && !c.has(flagCloseSent)
+	var ob, msgs, bytes int
+	if alive {
+		ob = c.gc.OutboundBuffered()
+	}
+	// put writes buf and settles entries start..end-1.
+	put := func(end int) {
+		if len(buf) > 0 && alive {
+			_, err := c.gc.Write(buf)
+			if err != nil || c.state() == stateClosed {
+				alive = false
 			}
-			buf = append(buf, b...)
 		}
-		if err == nil {
-			_, err = c.gc.Write(buf)
+		buf = buf[:0]
+		for ; start < end; start++ {
+			en := &ents[start]
+			switch {
+			case en.err != nil:
+			case !alive:
+				en.err = c.lostErr()
+			case en.kind == entryData:
+				msgs++
+				bytes += len(en.fr.bytes(c))
+			}
 		}
-		if cap(buf) <= maxCoalesce*2 {
-			w.buf = buf[:0]
+		if alive {
+			ob = c.gc.OutboundBuffered()
 		}
 	}
-	if err == nil {
-		c.sent(len(frames), n)
+	for i := 0; i < len(ents) && alive; i++ {
+		en := &ents[i]
+		if en.kind == entryReject {
+			if cfg.SlowConsumer == SlowDrop {
+				l.eng.stats.slowDrops.Add(1)
+				en.err = ErrDropped
+				continue
+			}
+			c.slowClose()
+			alive = false
+			break
+		}
+		b := en.fr.bytes(c)
+		if en.kind != entryClose && max > 0 && ob+len(buf) > max {
+			if cfg.SlowConsumer == SlowDrop {
+				l.eng.stats.slowDrops.Add(1)
+				en.err = ErrDropped
+				continue
+			}
+			c.slowClose()
+			alive = false
+			break
+		}
+		if len(buf)+len(b) > maxCoalesce && len(buf) > 0 {
+			put(i)
+			if !alive {
+				break
+			}
+		}
+		buf = append(buf, b...)
+		if en.kind == entryClose {
+			put(i + 1)
+			if alive {
+				c.closeSent(en.code, en.why, en.then)
+			}
+			alive = false // nothing follows a close frame
+			break
+		}
 	}
+	put(len(ents))
+	if cap(buf) <= maxCoalesce*2 {
+		w.buf = buf[:0]
+	}
+	if msgs > 0 {
+		l.stats.msgsOut.Add(uint64(msgs))
+		l.stats.bytesOut.Add(uint64(bytes))
+	}
+	for i := range ents {
+		if en := &ents[i]; en.done != nil {
+			en.done(en.err)
+		}
+	}
+}
+
+// lostErr is what a pending Send reports when its connection went away
+// before the frame was written.
+func (c *Conn) lostErr() error {
+	if c.has(flagSlowClosed) {
+		return ErrSlowConsumer
+	}
+	return ErrClosed
 }

@@ -55,6 +55,16 @@ type Config struct {
 	// Workers is the number of worker goroutines running handlers; 0 means
 	// 4 per CPU (at least 4).
 	Workers int
+	// InlineHandlers runs the Handler on the event loops instead of the
+	// worker pool: OnOpen, OnMessage and OnClose are called on the
+	// connection's loop, in order, and the replies they Send are written
+	// when the loop finishes the read that delivered the message, in the
+	// same write as the other frames it owes the connection, with no
+	// hand-off between goroutines. The handler must never block: while it
+	// runs, every other connection of its loop waits. For handlers that
+	// only compute and Send (echo, routing, fan-out), not for ones that
+	// call databases or wait on locks held elsewhere.
+	InlineHandlers bool
 	// MailboxSize bounds the messages queued for one connection's handler;
 	// when it is reached the connection's input is not decoded any further
 	// until its worker catches up.

@@ -81,8 +81,8 @@ func (l *loop) flushBacklogs() {
 		}
 		delete(l.backlogs, c)
 		b.compact()
-		l.batch.write(c, b.frames)
 		for _, fr := range b.frames {
+			l.batch.addFrame(c, fr)
 			fr.release()
 		}
 	}

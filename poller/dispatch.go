@@ -31,6 +31,7 @@ type task struct {
 	then closeThen
 	// compressed: a permessage-deflate message, inflated on the worker
 	compressed bool
+	timed      bool  // taskMessage: time the handler (handlerSample)
 	size       int64 // bytes counted against MaxQueuedBytes
 	buf        *bytebufferpool.ByteBuffer
 	// arg: the *codec.CloseError of taskClose and taskClosed, the
@@ -55,11 +56,16 @@ var errHandlerPanic = &codec.CloseError{Code: ws.StatusInternalServerError, Reas
 // take the whole of MaxQueuedBytes and pause everyone else.
 func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer, compressed bool) {
 	e := c.eng()
-	c.loop.stats.msgsIn.Add(1)
+	// The first message of every handlerSample on a loop is timed.
+	timed := c.loop.stats.msgsIn.Add(1)%handlerSample == 1
 	c.loop.stats.bytesIn.Add(uint64(len(buf.B)))
+	if e.cfg.InlineHandlers {
+		e.runInline(&task{c: c, kind: taskMessage, op: op, buf: buf, compressed: compressed, timed: timed})
+		return
+	}
 	size := int64(len(buf.B)) + taskOverhead
 	queued := e.queuedBytes.Add(size)
-	load := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf, compressed: compressed}, size)
+	load := e.pool.Push(&c.mbox, task{c: c, kind: taskMessage, op: op, size: size, buf: buf, compressed: compressed, timed: timed}, size)
 	if e.mailboxFull(load) {
 		c.set(pauseMailbox)
 		if !e.mailboxFull(c.mbox.Load()) {
@@ -161,9 +167,13 @@ func (e *Engine) run(t *task) {
 			defer codec.PutBufferTo(&inflated, out)
 			buf = out
 		}
+		if !t.timed {
+			e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
+			return
+		}
 		start := time.Now()
 		e.handler.OnMessage(c, Message{Type: MessageType(t.op), Data: buf.B})
-		e.stats.observeHandler(time.Since(start))
+		e.stats.observeHandler(time.Since(start), handlerSample)
 	case taskClose:
 		c.sendClose(t.arg.(*codec.CloseError), t.then)
 	case taskClosed:
@@ -171,6 +181,11 @@ func (e *Engine) run(t *task) {
 	case taskAuth:
 		e.runAuth(t.arg.(*authReply))
 	}
+}
+
+// runInline runs a handler event on the loop (Config.InlineHandlers).
+func (e *Engine) runInline(t *task) {
+	e.run(t)
 }
 
 // done runs on the worker after an item finished: it releases the item's

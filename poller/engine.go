@@ -39,6 +39,8 @@ type Engine struct {
 
 	cfg      Config
 	handler  Handler
+	onOpen   bool // the handler's OnOpen and OnClose do something (Events)
+	onClose  bool
 	upgrader ws.Upgrader
 	pool     *workpool.Pool[task]
 
@@ -81,6 +83,8 @@ func New(h Handler, cfg Config) *Engine {
 	e := &Engine{
 		cfg:     cfg,
 		handler: h,
+		onOpen:  true,
+		onClose: true,
 		booted:  make(chan struct{}),
 		stopped: make(chan struct{}),
 		loops:   make(map[gnet.EventLoop]*loop),
@@ -97,6 +101,9 @@ func New(h Handler, cfg Config) *Engine {
 	e.goingAway = &codec.CloseError{Code: ws.StatusGoingAway, Reason: cfg.GoingAwayReason}
 	dcfg := codec.DecoderConfig{MaxMessageSize: cfg.MaxMessageSize}
 	e.decoders.New = func() any { return codec.NewDecoder(dcfg) }
+	if ev, ok := h.(Events); ok {
+		e.onOpen, e.onClose = ev.HandlesOpen(), ev.HandlesClose()
+	}
 	e.stats.handlerCounts = make([]atomic.Uint64, len(HandlerBuckets))
 	e.admit.init(&e.cfg)
 	if len(cfg.Subprotocols) > 0 {
@@ -129,7 +136,7 @@ func (e *Engine) Start(addr string) error {
 	// sweep would see a stale open time and take a fresh handshake for a
 	// timed-out one.
 	clk.advance()
-	if runtime.GOMAXPROCS(0) < 2 {
+	if runtime.GOMAXPROCS(0) < 2 && !e.cfg.InlineHandlers {
 		runtime.GOMAXPROCS(2)
 		e.cfg.Logger.Info("raised GOMAXPROCS to 2 so that workers run while event loops wait")
 	}
@@ -300,9 +307,6 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.lastRead = clk.advance()
 	c.timer = c.lastRead // the handshake deadline runs from here
 	c.loop.add(c)
-	if c.loop.carrier.Load() == nil {
-		c.loop.carrier.Store(&gc)
-	}
 	gc.SetContext(c)
 	if n := e.conns.Add(1); e.cfg.TrimMemory {
 		e.trim.opened(n)
@@ -342,7 +346,13 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 		e.cfg.Logger.Info("abnormal close", "remote", c.remote, "code", int(cerr.Code), "reason", reason)
 	}
 	c.loop.stats.countClose(int(cerr.Code))
-	e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, arg: cerr}, 0)
+	switch {
+	case !e.onClose:
+	case e.cfg.InlineHandlers:
+		e.runInline(&task{c: c, kind: taskClosed, arg: cerr})
+	default:
+		e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, arg: cerr}, 0)
+	}
 	return gnet.None
 }
 
@@ -374,7 +384,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 	l := e.loops[el]
 	if l == nil {
 		l = &loop{eng: e, el: el}
-		l.drainCB = l.drain
+		l.drainTask = runDrain{l}
 		l.batch.l = l
 		e.loops[el] = l
 		list := make([]*loop, 0, len(e.loops))

@@ -94,7 +94,7 @@ func (f *Fanout) Publish(t MessageType, p []byte, key string) {
 	for _, sh := range *list {
 		if sh.n.Load() > 0 {
 			fr.retain()
-			sh.l.post(fanOp{kind: opDeliver, sh: sh, fr: fr})
+			sh.l.enqueue(outItem{kind: outDeliver, sh: sh, fr: fr})
 		}
 	}
 	fr.release()
@@ -117,7 +117,7 @@ func (f *Fanout) Join(c *Conn, conflate bool, first ...Outgoing) *Member {
 	if c.has(flagDeflate) {
 		f.flate.Add(1)
 	}
-	c.loop.post(fanOp{kind: opJoin, m: m, out: framesFor(c, first)})
+	c.loop.enqueue(outItem{kind: outJoin, m: m, out: framesFor(c, first)})
 	return m
 }
 
@@ -125,7 +125,7 @@ func (f *Fanout) Join(c *Conn, conflate bool, first ...Outgoing) *Member {
 // after the member's messages). Leaving twice, or after the connection
 // closed, does nothing more. Each Outgoing's Data is copied.
 func (m *Member) Leave(last ...Outgoing) {
-	m.c.loop.post(fanOp{kind: opLeave, m: m, out: framesFor(m.c, last)})
+	m.c.loop.enqueue(outItem{kind: outLeave, m: m, out: framesFor(m.c, last)})
 }
 
 // framesFor encodes messages for one connection.

@@ -30,14 +30,23 @@ type Message struct {
 }
 
 // Handler receives a connection's events. All three methods run on a worker
-// goroutine of the pool, never on an event loop, so they may block; but a
-// connection's events are delivered in order and never concurrently with
-// each other: OnOpen first, then each message, then OnClose exactly once.
-// Events of different connections run in parallel.
+// goroutine of the pool (or, with Config.InlineHandlers, on the
+// connection's event loop); a connection's events are delivered in order
+// and never concurrently with each other: OnOpen first, then each message,
+// then OnClose exactly once. Events of different connections run in
+// parallel.
 type Handler interface {
 	OnOpen(c *Conn)
 	OnMessage(c *Conn, m Message)
 	OnClose(c *Conn, err error)
+}
+
+// Events is what a Handler may implement to say that its OnOpen or OnClose
+// does nothing: the engine then skips those calls, and a connection's open
+// and close cost no hand-off to a worker.
+type Events interface {
+	HandlesOpen() bool
+	HandlesClose() bool
 }
 
 // HTTPHandler answers a plain HTTP request (one that is not a WebSocket

@@ -123,9 +123,13 @@ func (c *Conn) open(x connExt, deflate flateMode) {
 	c.set(flagOpened)
 	e.open.Add(1)
 	e.count(UpgradeAccepted)
-	t := task{c: c, kind: taskOpen}
-	t.open = x
-	e.pool.Push(&c.mbox, t, 0)
+	switch {
+	case !e.onOpen:
+	case e.cfg.InlineHandlers:
+		e.runInline(&task{c: c, kind: taskOpen, open: x})
+	default:
+		e.pool.Push(&c.mbox, task{c: c, kind: taskOpen, open: x}, 0)
+	}
 }
 
 // readProxyHeader consumes the PROXY protocol header a trusted proxy sends

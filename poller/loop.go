@@ -2,7 +2,6 @@ package poller
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -37,16 +36,15 @@ type loop struct {
 	// Upgrade negotiation state, reset for each handshake.
 	negotiation negotiation
 
-	// Fan-out (see Fanout): the operations queued for this loop, the
-	// connection whose AsyncWrite carries their drain task, the
-	// memberships of each subscribed connection, the backlogs of
-	// conflating connections that fell behind, and the drain's writer.
-	inbox    inbox
-	carrier  atomic.Pointer[gnet.Conn]
-	drainCB  gnet.AsyncCallback
-	members  map[*Conn][]*Member
-	backlogs map[*Conn]*backlog
-	batch    batch
+	// The outbound path: the queue every other goroutine writes through,
+	// the task that drains it, and the frames pending per connection.
+	// Fan-out state: the memberships of each subscribed connection and the
+	// backlogs of conflating connections that fell behind.
+	q         outQueue
+	drainTask gnet.Runnable
+	batch     batch
+	members   map[*Conn][]*Member
+	backlogs  map[*Conn]*backlog
 
 	stats loopCounters
 }

@@ -20,6 +20,17 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	l := c.loop
+	l.hold()
+	act := c.traffic()
+	l.drain()
+	return act
+}
+
+// traffic reads what gnet buffered for c; the caller writes what it made
+// the connection send.
+func (c *Conn) traffic() gnet.Action {
+	gc := c.gc
 	c.lastRead = clk.now()
 	c.clear(flagPingOut | flagResume)
 	if c.state() == stateLinger {

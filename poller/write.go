@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"sync"
 	"syscall"
 
 	"github.com/gobwas/ws"
@@ -10,91 +9,35 @@ import (
 	"github.com/wsloop/wsloop/codec"
 )
 
-// writeKind says what a pendingWrite carries and what its completion does.
-type writeKind uint8
-
-const (
-	writeData  writeKind = iota // a data frame from Send
-	writeClose                  // our close frame
-	// writeDecide is a data frame sent while the connection's backlog is
-	// over the cap under SlowDrop: gnet is handed no bytes, and the loop,
-	// which alone knows the backlog, writes the frame or drops it.
-	writeDecide
-	// writeReject is a Send refused because the frames queued ahead of it
-	// already pass the cap: no frame is kept, and the loop applies the
-	// policy (close, or count the drop) and reports it to done.
-	writeReject
-)
-
-// pendingWrite is one frame handed to gnet's AsyncWrite: the pooled buffer
-// gnet reads until its callback, and what to do then. pendingWrites are
-// pooled with their callback bound once, so a Send allocates nothing of
-// wsloop's own.
-type pendingWrite struct {
-	c     *Conn
-	buf   *bytebufferpool.ByteBuffer
-	frame []byte      // the frame within buf
-	done  func(error) // data frames: the sender's completion callback
-	kind  writeKind
-	then  closeThen     // a close frame: what follows it
-	code  ws.StatusCode // a close frame's code and reason, for OnClose
-	why   string
-	n     int32              // bytes counted in c.outq
-	cb    gnet.AsyncCallback // w.complete, bound once
-}
-
-var pendingWrites sync.Pool
-
-func init() {
-	// Set here: New refers to complete, which puts back into the pool.
-	pendingWrites.New = func() any {
-		w := new(pendingWrite)
-		w.cb = w.complete
-		return w
-	}
-}
-
-func getWrite(c *Conn, kind writeKind) *pendingWrite {
-	w := pendingWrites.Get().(*pendingWrite)
-	w.c, w.kind = c, kind
-	return w
-}
-
 // errSlowConsumer closes a connection whose peer reads too slowly.
 var errSlowConsumer = &codec.CloseError{Code: ws.StatusPolicyViolation, Reason: "slow consumer"}
 
 // sendData frames p as one message, compressed when permessage-deflate was
-// negotiated and p is long enough, and queues it with AsyncWrite, which
-// keeps the order of all writes queued from any goroutine. The
-// slow-consumer policy decides here when the frames already queued pass
-// the cap, and on the loop when gnet's buffer does. done, if not nil, runs
-// on the loop with the outcome.
+// negotiated and p is long enough, and queues it on the connection's loop,
+// behind everything queued for the connection before. When the frames
+// already queued pass the cap, no frame is made: the loop applies the
+// slow-consumer policy and reports it to done.
 func (c *Conn) sendData(op ws.OpCode, p []byte, done func(error)) error {
 	cfg := &c.eng().cfg
-	w := getWrite(c, writeData)
-	w.done = done
-	if max := cfg.MaxOutbound; max > 0 {
-		switch {
-		case int(c.outq.Load()) > max:
-			w.kind = writeReject
-			return w.queue()
-		case c.has(flagSlow):
-			w.kind = writeDecide
-		}
+	if max := cfg.MaxOutbound; max > 0 && int(c.outq.Load()) > max {
+		c.loop.enqueue(outItem{kind: outReject, c: c, done: done})
+		return nil
 	}
-	w.buf = bytebufferpool.Get()
+	fr := getFrame()
 	if c.has(flagDeflate) && len(p) >= cfg.CompressMin {
 		level := cfg.CompressLevel
 		if c.has(flagHuffman) {
 			level = codec.HuffmanOnly
 		}
-		w.frame = appendCompressed(w.buf, op, p, level)
+		fr.deflated = bytebufferpool.Get()
+		fr.dframe = appendCompressed(fr.deflated, op, p, level)
 	} else {
-		w.buf.B = codec.AppendFrame(w.buf.B[:0], true, op, p)
-		w.frame = w.buf.B
+		fr.plain = bytebufferpool.Get()
+		fr.plain.B = codec.AppendFrame(fr.plain.B[:0], true, op, p)
 	}
-	w.count()
-	return w.queue()
+	c.count(len(fr.bytes(c)))
+	c.loop.enqueue(outItem{kind: outData, c: c, fr: fr, done: done})
+	return nil
 }
 
 // appendCompressed writes a compressed message frame (RSV1 set, RFC 7692
@@ -108,6 +51,33 @@ func appendCompressed(buf *bytebufferpool.ByteBuffer, op ws.OpCode, p []byte, le
 	start := room - len(h)
 	copy(buf.B[start:], h)
 	return buf.B[start:]
+}
+
+// count adds n bytes to those queued for the connection's peer and not yet
+// taken by the loop, which the slow-consumer policy weighs at Send.
+func (c *Conn) count(n int) {
+	c.outq.Add(int32(n))
+	c.loop.stats.outQueued.Add(int64(n))
+}
+
+// uncount takes n bytes off the connection's queued count; on the loop.
+func (c *Conn) uncount(n int) {
+	c.outq.Add(-int32(n))
+	c.loop.stats.outQueued.Add(-int64(n))
+}
+
+// dropQueued settles an item the loop will never take (the engine
+// stopped).
+func (c *Conn) dropQueued(it *outItem) {
+	if c == nil {
+		return
+	}
+	if it.fr != nil && (it.kind == outData || it.kind == outClose) {
+		c.uncount(len(it.fr.bytes(c)))
+	}
+	if it.done != nil {
+		it.done(ErrClosed)
+	}
 }
 
 // closeThen says what follows our close frame.
@@ -128,147 +98,21 @@ const (
 	thenLinger
 )
 
-// writeClose queues a close frame after everything already queued. When it
-// has been handed to gnet, the loop notes it, starts the close timer and
-// does what then says.
+// writeClose queues a close frame behind everything already queued. When
+// the loop has written it, it notes it, starts the close timer and does
+// what then says. Any goroutine.
 func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) error {
-	w := getWrite(c, writeClose)
-	w.then, w.code, w.why = then, code, reason
-	w.buf = bytebufferpool.Get()
-	w.buf.B = codec.AppendClose(w.buf.B[:0], code, reason)
-	w.frame = w.buf.B
-	w.count()
-	return w.queue()
-}
-
-// queue hands the frame to gnet's AsyncWrite (no bytes for writeDecide and
-// writeReject: their callback acts on the loop).
-func (w *pendingWrite) queue() error {
-	var b []byte
-	if w.kind != writeDecide {
-		b = w.frame
-	}
-	if err := w.c.gc.AsyncWrite(b, w.cb); err != nil {
-		w.uncount()
-		w.release()
-		return ErrClosed
-	}
+	fr := getFrame()
+	fr.plain = bytebufferpool.Get()
+	fr.plain.B = codec.AppendClose(fr.plain.B[:0], code, reason)
+	c.count(len(fr.plain.B))
+	c.loop.enqueue(outItem{kind: outClose, c: c, fr: fr, then: then, code: code, why: reason})
 	return nil
-}
-
-// count adds w's frame to the bytes queued for the connection's peer,
-// which the slow-consumer policy weighs: data and control frames alike.
-func (w *pendingWrite) count() {
-	w.n = int32(len(w.frame))
-	w.c.outq.Add(w.n)
-	w.c.loop.stats.outInFlight.Add(int64(w.n))
-}
-
-// uncount takes w's bytes off the connection's queued count.
-func (w *pendingWrite) uncount() {
-	if w.n != 0 {
-		w.c.outq.Add(-w.n)
-		w.c.loop.stats.outInFlight.Add(-int64(w.n))
-	}
-}
-
-// complete is gnet's callback, on the loop, once the frame was written or
-// buffered for the socket (err == nil) or never will be.
-func (w *pendingWrite) complete(_ gnet.Conn, err error) error {
-	w.uncount()
-	c, done := w.c, w.done
-	switch w.kind {
-	case writeData:
-		if err == nil {
-			c.sent(1, len(w.frame))
-		}
-	case writeDecide:
-		if err == nil {
-			err = c.decide(w.frame)
-		}
-	case writeReject:
-		err = c.reject()
-	case writeClose:
-		code, why, then := w.code, w.why, w.then
-		w.release()
-		if err == nil {
-			c.closeSent(code, why, then)
-		}
-		return nil
-	}
-	w.release()
-	if done != nil {
-		if err != nil && err != ErrDropped {
-			err = ErrClosed
-			if c.has(flagSlowClosed) {
-				err = ErrSlowConsumer
-			}
-		}
-		done(err)
-	}
-	return nil
-}
-
-// sent counts msgs data frames of n bytes handed to gnet at once and
-// applies the slow-consumer policy to the backlog now ahead of the next
-// message; on the loop.
-func (c *Conn) sent(msgs, n int) {
-	l := c.loop
-	l.stats.msgsOut.Add(uint64(msgs))
-	l.stats.bytesOut.Add(uint64(n))
-	cfg := &l.eng.cfg
-	if cfg.MaxOutbound <= 0 {
-		return
-	}
-	ob := c.gc.OutboundBuffered()
-	if ob <= cfg.MaxOutbound {
-		return
-	}
-	if cfg.SlowConsumer == SlowDrop {
-		c.set(flagSlow)
-		return
-	}
-	// The bytes ahead of these frames passed the cap: the peer is not
-	// keeping up. A single large write alone does not count.
-	if ob-n > cfg.MaxOutbound {
-		c.slowClose()
-	}
-}
-
-// decide writes a frame sent under SlowDrop while the backlog was over the
-// cap, or drops it if it still is; on the loop.
-func (c *Conn) decide(frame []byte) error {
-	cfg := &c.eng().cfg
-	ob := c.gc.OutboundBuffered()
-	if ob > cfg.MaxOutbound {
-		c.eng().stats.slowDrops.Add(1)
-		return ErrDropped
-	}
-	if ob <= cfg.MaxOutbound/2 {
-		c.clear(flagSlow)
-	}
-	if c.state() != stateOpen {
-		return ErrClosed
-	}
-	if _, err := c.gc.Write(frame); err != nil {
-		return err
-	}
-	c.sent(1, len(frame))
-	return nil
-}
-
-// reject applies the policy to a Send refused at once; on the loop.
-func (c *Conn) reject() error {
-	if c.eng().cfg.SlowConsumer == SlowDrop {
-		c.eng().stats.slowDrops.Add(1)
-		return ErrDropped
-	}
-	c.slowClose()
-	return ErrSlowConsumer
 }
 
 // slowClose closes a connection as a slow consumer (1008): what is queued
 // for it is dropped with the connection, since its peer is not reading.
+// On the loop.
 func (c *Conn) slowClose() {
 	if c.has(flagSlowClosed) || c.state() != stateOpen {
 		return
@@ -301,12 +145,6 @@ func (c *Conn) closeSent(code ws.StatusCode, why string, then closeThen) {
 	case then == thenDrop || c.has(flagCloseRecv):
 		_ = c.gc.Close()
 	}
-}
-
-func (w *pendingWrite) release() {
-	codec.PutBuffer(w.buf)
-	*w = pendingWrite{cb: w.cb}
-	pendingWrites.Put(w)
 }
 
 // writeLoop writes a frame directly; only on the connection's loop. gnet

@@ -18,7 +18,9 @@ type Handler interface {
 	OnClose(c Conn, err error)
 }
 
-// HandlerFuncs is a Handler built from functions; nil fields do nothing.
+// HandlerFuncs is a Handler built from functions; nil fields do nothing,
+// and cost nothing: without Open (Closed), a connection's open (close)
+// involves no worker at all.
 type HandlerFuncs struct {
 	Open    func(c Conn)
 	Message func(c Conn, m Message)
@@ -55,6 +57,20 @@ func Echo() Handler {
 
 // adapter lets a Handler of this package serve the poller.
 type adapter struct{ h Handler }
+
+// HandlesOpen reports whether OnOpen does anything: a HandlerFuncs without
+// Open does not, and the server then skips the call (and its hand-off to
+// a worker) when a connection opens. Likewise HandlesClose.
+func (a adapter) HandlesOpen() bool {
+	f, ok := a.h.(HandlerFuncs)
+	return !ok || f.Open != nil
+}
+
+// HandlesClose reports whether OnClose does anything (see HandlesOpen).
+func (a adapter) HandlesClose() bool {
+	f, ok := a.h.(HandlerFuncs)
+	return !ok || f.Closed != nil
+}
 
 func (a adapter) OnOpen(c *poller.Conn)               { a.h.OnOpen(c) }
 func (a adapter) OnMessage(c *poller.Conn, m Message) { a.h.OnMessage(c, m) }

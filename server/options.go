@@ -17,6 +17,19 @@ func WithEventLoops(n int) Option { return func(c *poller.Config) { c.EventLoops
 // (default: 4 per CPU, at least 4). Handlers that block hold a worker.
 func WithWorkers(n int) Option { return func(c *poller.Config) { c.Workers = n } }
 
+// WithInlineHandlers runs the Handler on the event loops instead of the
+// worker pool, as nbio's non-blocking mode does: a message costs no hand-off
+// between goroutines, and the replies a handler Sends go out in the same
+// write as the loop's other frames for the connection, when the loop has
+// finished the read that delivered the message. The contract: the handler
+// must never block (no I/O, no waiting on locks held elsewhere, no long
+// computation), because while it runs every other connection of its loop
+// waits; a handler that blocks stalls a loop's share of the connections,
+// heartbeats included. Order is as with the pool: OnOpen, each message,
+// OnClose, never concurrently. WithWorkers and WithMailboxSize then only
+// matter for the auth hook (WithAuth), which still runs on a worker.
+func WithInlineHandlers() Option { return func(c *poller.Config) { c.InlineHandlers = true } }
+
 // WithMailboxSize bounds the messages queued for one connection's handler
 // (default 64). When it is full the server stops decoding that connection
 // until the handler catches up; its bytes wait in the kernel and gnet.

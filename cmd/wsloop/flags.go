@@ -30,6 +30,7 @@ type flags struct {
 	addr, mode, logFormat, logLevel, admin string
 
 	loops, workers, mailbox, maxHead, readBufferCap int
+	handlers                                        string
 	maxQueued, maxMsg, memLimit                     int64
 	gogc                                            int
 
@@ -78,6 +79,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo (every message back), pubsub (topics over the wsloop.json/wsloop.bin protocol) or feed (pubsub plus a synthetic market feed on md.all and md.<SYMBOL>, and its live page at http://ADDR/)")
 	fs.IntVar(&f.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&f.workers, "workers", 0, "handler worker goroutines (0: 4 per CPU)")
+	fs.StringVar(&f.handlers, "handlers", "", "where handlers run: inline (on the event loops; echo's default) or pool (on the workers; pubsub's and feed's)")
 	fs.IntVar(&f.mailbox, "mailbox", poller.DefaultMailboxSize, "messages queued per connection before its input pauses")
 	fs.Int64Var(&f.maxQueued, "max-queued-bytes", poller.DefaultMaxQueuedBytes, "bytes queued for handlers on all connections")
 	fs.Int64Var(&f.maxMsg, "max-message-size", poller.DefaultMaxMessageSize, "largest message accepted, bytes, after decompression (1009 past it)")
@@ -173,6 +175,18 @@ func (f *flags) check() error {
 	switch {
 	case f.mode != "echo" && !f.pubsub():
 		return fmt.Errorf("unknown -mode %q (want echo, pubsub or feed)", f.mode)
+	}
+	switch f.handlers {
+	case "":
+		f.handlers = "pool"
+		if f.mode == "echo" {
+			f.handlers = "inline"
+		}
+	case "inline", "pool":
+	default:
+		return fmt.Errorf("unknown -handlers %q (want inline or pool)", f.handlers)
+	}
+	switch {
 	case f.history < 0:
 		return fmt.Errorf("-history %d: want 0 or more", f.history)
 	case f.historyTTL < 0:
@@ -214,6 +228,9 @@ func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
 		server.WithUpgradeRate(f.upgradeRate, 0),
 		server.WithInboundRate(f.rateMsgs, f.rateBytes, f.rateBurst),
 		server.WithHealthPath(f.healthPath),
+	}
+	if f.handlers == "inline" {
+		opts = append(opts, server.WithInlineHandlers())
 	}
 	if f.compress {
 		opts = append(opts, server.WithCompression(f.compressLevel, f.compressMin))
