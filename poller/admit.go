@@ -157,9 +157,9 @@ func (c *Conn) release(perIP bool) {
 	}
 }
 
-// authReply carries an auth hook's verdict back to the loop: it is the
-// AsyncWrite of the response (101 or the refusal), whose callback finishes
-// the handshake on the loop.
+// authReply carries an auth hook's verdict back to the loop, through its
+// outbound queue: the response (101 or the refusal), which the loop writes
+// before it finishes the handshake.
 type authReply struct {
 	c       *Conn
 	buf     *bytebufferpool.ByteBuffer
@@ -192,9 +192,7 @@ func (e *Engine) runAuth(r *authReply) {
 	} else {
 		r.x.agree(id, "")
 	}
-	if c.gc.AsyncWrite(r.buf.B, r.complete) != nil {
-		codec.PutBuffer(r.buf)
-	}
+	c.loop.enqueue(outItem{kind: outAuth, auth: r})
 }
 
 // callAuth calls the hook, turning a panic into a 500.
@@ -223,12 +221,12 @@ func refusal(err error, dst []byte) (int, []byte) {
 	return status, codec.AppendHTTPResponse(dst, status, nil, []byte(strconv.Itoa(status)+" "+reason+"\n"))
 }
 
-// complete runs on the loop once the response was handed to gnet.
-func (r *authReply) complete(_ gnet.Conn, err error) error {
+// finish writes the response and ends the handshake; on the loop.
+func (r *authReply) finish() {
 	c := r.c
-	codec.PutBuffer(r.buf)
-	if err != nil || c.state() != stateHandshake {
-		return nil
+	defer codec.PutBuffer(r.buf)
+	if c.state() != stateHandshake || !c.writeLoop(r.buf.B) {
+		return
 	}
 	c.clear(flagAuthing)
 	if r.err != nil {
@@ -239,14 +237,13 @@ func (r *authReply) complete(_ gnet.Conn, err error) error {
 		if c.linger() == gnet.Close {
 			_ = c.loop.el.Close(c.gc)
 		}
-		return nil
+		return
 	}
 	_, _ = c.gc.Discard(r.head)
 	c.open(r.x, r.deflate)
 	if c.gc.InboundBuffered() > 0 {
-		_ = c.gc.Wake(nil)
+		c.resume()
 	}
-	return nil
 }
 
 // addrOf returns a *net.TCPAddr as a netip.AddrPort (unmapped).

@@ -169,7 +169,9 @@ func (w *batch) write(c *Conn, ents []entry) {
 			}
 		}
 		if alive {
-			ob = c.gc.OutboundBuffered()
+			if ob = c.gc.OutboundBuffered(); ob > 0 {
+				l.noteBacked(c)
+			}
 		}
 	}
 	for i := 0; i < len(ents) && alive; i++ {

@@ -91,6 +91,17 @@ type Config struct {
 	// PingInterval is how long a connection may stay silent before the
 	// server pings it; negative disables heartbeats.
 	PingInterval time.Duration
+	// KeepAlive, when positive, has the kernel find dead peers instead of
+	// WebSocket pings: TCP keepalive probes after KeepAlive of silence,
+	// then every KeepAlive/4 (at least 1 s), and the connection is reset
+	// after 4 unanswered probes, or when data it sent stays unacknowledged
+	// for twice KeepAlive (TCP_USER_TIMEOUT). The probes cost no user-space
+	// work at all: a million idle connections stay asleep. Combine with a
+	// PingInterval (e.g. minutes) only where a proxy in between needs
+	// application traffic to keep the connection. On Linux it is set once,
+	// on the listening sockets, which accepted connections inherit; on
+	// other systems, per connection, without the user timeout.
+	KeepAlive time.Duration
 	// PongTimeout is how long the server waits for any frame after a ping
 	// before it sends 1011 and drops the connection.
 	PongTimeout time.Duration

@@ -42,6 +42,7 @@ const (
 	flagInflateFailed uint32 = 1 << 18 // a worker failed a message: later ones are dropped
 	flagResume        uint32 = 1 << 19 // the loop woke the connection to decode the rest of its input
 	flagHuffman       uint32 = 1 << 20 // with flagDeflate: compress Huffman-only (a window below 32 KiB)
+	flagSoon          uint32 = 1 << 21 // on the timing wheel's soon list
 
 	pauseMailbox uint32 = 1 << 6 // decoding paused: the mailbox is full
 	pauseQueue   uint32 = 1 << 7 // decoding paused: all mailboxes are full

@@ -146,17 +146,21 @@ func (e *Engine) Start(addr string) error {
 		// RoundRobin's counter does not allow (gnet.Engine.Register).
 		lb = gnet.LeastConnections
 	}
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithLoadBalancing(lb),
+		gnet.WithNumEventLoop(e.cfg.EventLoops),
+		gnet.WithReusePort(e.cfg.ReusePort),
+		gnet.WithReuseAddr(true),
+		gnet.WithReadBufferCap(e.cfg.ReadBufferCap),
+		gnet.WithTicker(true),
+		gnet.WithLogger(gnetLogger{e.cfg.Logger}),
+	}
+	if e.cfg.KeepAlive > 0 {
+		opts = append(opts, keepAliveOptions(e.cfg.KeepAlive)...)
+	}
 	go func() {
-		err := gnet.Run(e, "tcp://"+addr,
-			gnet.WithMulticore(true),
-			gnet.WithLoadBalancing(lb),
-			gnet.WithNumEventLoop(e.cfg.EventLoops),
-			gnet.WithReusePort(e.cfg.ReusePort),
-			gnet.WithReuseAddr(true),
-			gnet.WithReadBufferCap(e.cfg.ReadBufferCap),
-			gnet.WithTicker(true),
-			gnet.WithLogger(gnetLogger{e.cfg.Logger}),
-		)
+		err := gnet.Run(e, "tcp://"+addr, opts...)
 		e.runErr = err
 		close(e.stopped)
 	}()
@@ -164,6 +168,11 @@ func (e *Engine) Start(addr string) error {
 	case <-e.booted:
 		if a, _ := e.addr.Load().(string); a == "" {
 			e.addr.Store(addr)
+		}
+		if e.cfg.KeepAlive > 0 {
+			if _, err := setListenerKeepAlive(e.Addr(), e.cfg.KeepAlive); err != nil {
+				e.cfg.Logger.Warn("could not set TCP keepalive on the listeners", "err", err)
+			}
 		}
 		if e.cfg.TLSConfig != nil {
 			if err := e.startTLS(); err != nil {
@@ -306,7 +315,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	c.lastRead = clk.advance()
 	c.timer = c.lastRead // the handshake deadline runs from here
-	c.loop.add(c)
+	c.loop.soon(c)
 	gc.SetContext(c)
 	if n := e.conns.Add(1); e.cfg.TrimMemory {
 		e.trim.opened(n)

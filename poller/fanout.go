@@ -14,15 +14,15 @@ type Outgoing struct {
 
 // Fanout is a set of connections that receive the same messages: a topic's
 // subscribers. Publish encodes a message once and queues it with one
-// operation per event loop; each loop writes it to its members, several
-// pending messages per connection in one write. Members join and leave on
-// their loop, in order with the messages, and leave by themselves when
-// their connection closes, in O(1).
+// item per event loop, on the loop's outbound queue; each loop writes it to
+// its members, with every other frame pending for a connection in the same
+// write. Members join and leave on their loop, in order with the messages,
+// and leave by themselves when their connection closes, in O(1).
 //
 // Every method is safe from any goroutine. Messages reach each member in
-// the order of the Publish, Join and Leave calls when the caller orders
-// them (for example under a lock); they are not ordered with the
-// connection's own Send calls.
+// the order of the Publish, Join and Leave calls and the connection's own
+// Send calls, when the caller orders them (for example under a lock): all
+// go through the same queue.
 type Fanout struct {
 	mu     sync.Mutex               // serializes adding shards
 	shards atomic.Pointer[[]*shard] // one per loop with members; append-only

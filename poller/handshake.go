@@ -121,6 +121,7 @@ func (c *Conn) open(x connExt, deflate flateMode) {
 	}
 	c.setState(stateOpen)
 	c.set(flagOpened)
+	c.loop.schedule(c)
 	e.open.Add(1)
 	e.count(UpgradeAccepted)
 	switch {

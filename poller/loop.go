@@ -2,7 +2,6 @@ package poller
 
 import (
 	"context"
-	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -17,12 +16,14 @@ var (
 	errHandshake    = &codec.CloseError{Code: ws.StatusAbnormalClosure, Reason: "handshake timeout"}
 )
 
-// loop is the per-event-loop state: the loop's connections, for the timer
-// sweeps, and scratch space for responses. Only its event loop touches it.
+// loop is the per-event-loop state: the loop's connections in their
+// timing wheel, its outbound queue, and scratch space for responses. Only
+// its event loop touches it, apart from the queue (q), which is how other
+// goroutines reach it, and the counters (stats), which Stats reads.
 type loop struct {
 	eng     *Engine
 	el      gnet.EventLoop
-	conns   []*Conn
+	timers  wheel
 	scratch []byte
 
 	// Per-connection state that few connections need at a time, kept
@@ -111,95 +112,6 @@ func (l *loop) takeCloseErr(c *Conn) *codec.CloseError {
 	delete(l.closeErrs, c)
 	delete(l.heads, c)
 	return err
-}
-
-func (l *loop) add(c *Conn) { l.conns = append(l.conns, c) }
-
-// removeAt drops the closed connection at index i of l.conns. Closed
-// connections are removed by the sweep rather than in OnClose, which saves
-// each Conn an index field.
-func (l *loop) removeAt(i int) {
-	last := len(l.conns) - 1
-	l.conns[i] = l.conns[last]
-	l.conns[last] = nil
-	l.conns = l.conns[:last]
-}
-
-// sweep checks every connection's timers; it runs on the loop.
-func (l *loop) sweep(e *Engine) {
-	now := clk.now()
-	cfg := &e.cfg
-	var outBuffered int64
-	defer func() { l.stats.outBuffered.Store(outBuffered) }()
-	if len(l.limits) > 0 {
-		l.trimLimiters(time.Now())
-	}
-	for i := len(l.conns) - 1; i >= 0; i-- {
-		if i >= len(l.conns) {
-			continue
-		}
-		c := l.conns[i]
-		switch c.state() {
-		case stateClosed:
-			l.removeAt(i)
-		case stateHandshake:
-			// From the connection's start, not its last read: a
-			// client trickling its head byte by byte gets no more time.
-			if now-c.timer >= e.handshakeTicks {
-				e.count(UpgradeTimeout)
-				l.setCloseErr(c, errHandshake)
-				_ = l.el.Close(c.gc)
-			}
-		case stateLinger:
-			if now-c.timer >= e.closeTicks {
-				_ = l.el.Close(c.gc)
-			}
-		case stateOpen:
-			outBuffered += int64(c.gc.OutboundBuffered())
-			switch {
-			case c.has(flagCloseSent | flagFailed):
-				if now-c.timer >= e.closeTicks {
-					l.setCloseErr(c, errCloseTimeout)
-					_ = l.el.Close(c.gc)
-				}
-			case cfg.IdleTimeout > 0 && now-c.lastRead >= e.idleTicks:
-				l.setCloseErr(c, errIdleTimeout)
-				c.closeNow(errIdleTimeout)
-				_ = l.el.Close(c.gc)
-			case cfg.PingInterval <= 0:
-			case c.has(flagPingOut):
-				if now-c.timer >= e.pongTicks {
-					l.setCloseErr(c, errPingTimeout)
-					e.logAbnormal(c, errPingTimeout)
-					c.closeNow(errPingTimeout)
-					_ = l.el.Close(c.gc)
-				}
-			case now-c.lastRead >= e.pingTicks && !c.closing():
-				c.writeControlLoop(ws.OpPing, nil)
-				c.set(flagPingOut)
-				c.timer = now
-			}
-		}
-	}
-}
-
-// goAway starts the closing handshake with 1001 on every upgraded
-// connection and drops those still in their handshake; it runs on the loop.
-func (l *loop) goAway() {
-	for i := len(l.conns) - 1; i >= 0; i-- {
-		if i >= len(l.conns) {
-			continue
-		}
-		c := l.conns[i]
-		switch c.state() {
-		case stateOpen:
-			if !c.has(flagCloseQueued) && !c.closing() {
-				c.closeAfterReplies(l.eng.goingAway, thenWait)
-			}
-		case stateHandshake:
-			_ = l.el.Close(c.gc)
-		}
-	}
 }
 
 // execute runs fn on the loop.

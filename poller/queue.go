@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
+	"github.com/wsloop/wsloop/codec"
 )
 
 // outKind says what an outItem asks of the loop.
@@ -20,6 +21,7 @@ const (
 	outJoin                   // a membership (m) starts, after out
 	outLeave                  // a membership (m) ends, then out
 	outFlush                  // nothing: wakes the loop to write conflated backlogs
+	outAuth                   // the auth hook's verdict (auth): respond, then open or refuse
 )
 
 // outItem is one thing queued for a loop's sockets by any goroutine.
@@ -34,6 +36,7 @@ type outItem struct {
 	sh   *shard   // outDeliver
 	m    *Member  // outJoin, outLeave
 	out  []*Frame // outJoin: sent before joining; outLeave: after leaving
+	auth *authReply
 }
 
 // release drops what the item holds once the loop is done with it.
@@ -88,6 +91,9 @@ func (l *loop) wake() {
 		for i := range items {
 			it := &items[i]
 			it.c.dropQueued(it)
+			if it.auth != nil {
+				codec.PutBuffer(it.auth.buf)
+			}
 			it.release()
 		}
 	}
@@ -144,6 +150,8 @@ func (l *loop) drain() {
 				w.addFrame(m.c, fr)
 			}
 			m.add()
+		case outAuth:
+			it.auth.finish()
 		case outLeave:
 			it.m.leave()
 			if it.m.c.state() == stateOpen {

@@ -3,9 +3,7 @@
 package poller
 
 import (
-	"net/netip"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,21 +24,9 @@ import (
 // were replaced. Safe from any goroutine: a concurrent accept works on
 // either socket.
 func leaveReusePortGroup(addr string) (int, error) {
-	want, err := netip.ParseAddrPort(addr)
+	fds, err := listenerFDs(addr, true)
 	if err != nil {
 		return 0, err
-	}
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return 0, err
-	}
-	var fds []int
-	for _, ent := range entries {
-		fd, err := strconv.Atoi(ent.Name())
-		if err != nil || !isReusePortListener(fd, want) {
-			continue
-		}
-		fds = append(fds, fd)
 	}
 	if len(fds) == 0 {
 		return 0, nil
@@ -64,29 +50,4 @@ func leaveReusePortGroup(addr string) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-// isReusePortListener reports whether fd is a listening TCP socket with
-// SO_REUSEPORT bound to want.
-func isReusePortListener(fd int, want netip.AddrPort) bool {
-	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
-		return false
-	}
-	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT); err != nil || v != 1 {
-		return false
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return false
-	}
-	var got netip.AddrPort
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		got = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		got = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
-	default:
-		return false
-	}
-	return got == want
 }

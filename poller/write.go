@@ -137,6 +137,7 @@ func (c *Conn) closeSent(code ws.StatusCode, why string, then closeThen) {
 	c.loop.setCloseErr(c, &codec.CloseError{Code: code, Reason: why})
 	c.set(flagCloseSent)
 	c.timer = clk.now()
+	c.loop.soon(c)
 	switch {
 	case then == thenLinger:
 		if c.linger() == gnet.Close {
@@ -172,6 +173,7 @@ func (c *Conn) failLoop(err *codec.CloseError) {
 	c.loop.setCloseErr(c, err)
 	c.set(flagFailed)
 	c.timer = clk.now()
+	c.loop.soon(c)
 	c.closeAfterReplies(err, thenLinger)
 }
 
@@ -218,5 +220,6 @@ func (c *Conn) linger() gnet.Action {
 	}
 	c.setState(stateLinger)
 	c.timer = clk.now()
+	c.loop.soon(c)
 	return gnet.None
 }

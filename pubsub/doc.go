@@ -16,8 +16,9 @@
 // task for all of its subscribers, and a connection with several pending
 // publications gets them in one write. A subscription ends with its
 // connection, in O(1). Publications of one topic reach each subscriber in
-// sequence order, after the "subscribed" answer and any replayed messages;
-// they are not ordered with the connection's own Conn.Send calls.
+// sequence order, after the "subscribed" answer and any replayed messages,
+// and in order with the connection's own Conn.Send calls (one queue per
+// event loop carries both).
 //
 // # Wire protocol
 //

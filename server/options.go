@@ -65,6 +65,15 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // (default 0: off; the heartbeat finds dead peers).
 func WithIdleTimeout(d time.Duration) Option { return func(c *poller.Config) { c.IdleTimeout = d } }
 
+// WithKeepAlive makes the kernel find dead peers with TCP keepalive
+// probes: after d of silence, then every d/4 (at least 1 s), resetting the
+// connection after 4 unanswered probes or when sent data stays
+// unacknowledged for 2d (TCP_USER_TIMEOUT, Linux). No user-space work at
+// all, so it is the heartbeat for very many idle connections; pair it
+// with WithPingInterval(-1) to turn WebSocket pings off, or with a long
+// ping interval where a proxy needs application traffic. Off by default.
+func WithKeepAlive(d time.Duration) Option { return func(c *poller.Config) { c.KeepAlive = d } }
+
 // WithPingInterval sets how long a connection may be silent before the
 // server pings it (default 30 s); a negative d disables heartbeats.
 func WithPingInterval(d time.Duration) Option {

@@ -34,8 +34,8 @@ type flags struct {
 	maxQueued, maxMsg, memLimit                     int64
 	gogc                                            int
 
-	handshakeTO, idleTO, pingInterval, pongTimeout, closeTimeout, drainTimeout time.Duration
-	goingAway                                                                  string
+	handshakeTO, idleTO, pingInterval, pongTimeout, closeTimeout, drainTimeout, keepAlive time.Duration
+	goingAway                                                                             string
 
 	reusePort, trimMemory bool
 
@@ -87,6 +87,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.DurationVar(&f.handshakeTO, "handshake-timeout", poller.DefaultHandshakeTimeout, "time allowed to complete the upgrade")
 	fs.DurationVar(&f.idleTO, "idle-timeout", 0, "close connections silent this long (0: off)")
 	fs.DurationVar(&f.pingInterval, "ping-interval", poller.DefaultPingInterval, "ping connections silent this long (negative: off)")
+	fs.DurationVar(&f.keepAlive, "keepalive", 0, "TCP keepalive: the kernel probes connections silent this long and resets dead ones, with no work in the process (0: off; with -ping-interval -1, the heartbeat for a million connections)")
 	fs.DurationVar(&f.pongTimeout, "pong-timeout", poller.DefaultPongTimeout, "wait this long after a ping before closing with 1011")
 	fs.DurationVar(&f.closeTimeout, "close-timeout", poller.DefaultCloseTimeout, "wait this long for the peer's close frame")
 	fs.BoolVar(&f.reusePort, "reuseport", false, "SO_REUSEPORT: several processes share the port")
@@ -217,6 +218,7 @@ func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
 		server.WithIdleTimeout(f.idleTO),
 		server.WithPingInterval(f.pingInterval),
 		server.WithPongTimeout(f.pongTimeout),
+		server.WithKeepAlive(f.keepAlive),
 		server.WithCloseTimeout(f.closeTimeout),
 		server.WithGoingAwayReason(f.goingAway),
 		server.WithReusePort(f.reusePort),
