@@ -13,6 +13,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/internal/clientaddr"
 	"golang.org/x/time/rate"
 )
 
@@ -77,7 +78,7 @@ func (e *Engine) trusted(addr *net.TCPAddr) bool {
 }
 
 func (e *Engine) trustedAddr(ip netip.Addr) bool {
-	return codec.TrustedProxies(e.cfg.TrustedProxies).Contains(ip)
+	return clientaddr.TrustedProxies(e.cfg.TrustedProxies).Contains(ip)
 }
 
 // admit applies admission control to an upgrade that passed the handshake
@@ -98,7 +99,7 @@ func (c *Conn) admit(req *codec.Request) (act gnet.Action, ok bool) {
 		})
 		if len(xff) > 0 {
 			remote := addrOf(c.remote)
-			if client := codec.ClientAddr(remote.Addr(), xff, e.trustedAddr); client != remote.Addr() {
+			if client := clientaddr.ClientAddr(remote.Addr(), xff, e.trustedAddr); client != remote.Addr() {
 				c.remote = tcpAddr(netip.AddrPortFrom(client, 0))
 			}
 		}

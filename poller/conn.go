@@ -8,7 +8,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/wsloop/wsloop/codec"
-	"github.com/wsloop/wsloop/workpool"
+	"github.com/wsloop/wsloop/internal/workpool"
 )
 
 // ErrClosed is reported by Send and Close on a connection that is closing or

@@ -9,7 +9,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/valyala/bytebufferpool"
 	"github.com/wsloop/wsloop/codec"
-	"github.com/wsloop/wsloop/workpool"
+	"github.com/wsloop/wsloop/internal/workpool"
 )
 
 // taskKind says what a mailbox item asks the worker to do.

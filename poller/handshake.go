@@ -6,6 +6,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/internal/clientaddr"
 )
 
 var errProxyHeader = errors.New("wsloop: missing or malformed PROXY protocol header")
@@ -140,7 +141,7 @@ func (c *Conn) open(x connExt, deflate flateMode) {
 func (c *Conn) readProxyHeader() (act gnet.Action, ok bool) {
 	gc := c.gc
 	b, _ := gc.Peek(gc.InboundBuffered())
-	n, src, _, err := codec.ParseProxyHeader(b)
+	n, src, _, err := clientaddr.ParseProxyHeader(b)
 	if err != nil {
 		return c.refuse(UpgradeProxy, errors.Join(errProxyHeader, err), 400, nil, "400 Bad Request: PROXY protocol header expected\n"), false
 	}

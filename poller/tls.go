@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/wsloop/wsloop/internal/tlsbridge"
 )
 
 // tlsListener is the wss listener's state (see Config.TLSConfig). Its
@@ -145,7 +146,7 @@ func (e *Engine) acceptTLS(ctx context.Context, ln *net.TCPListener, cfg *tls.Co
 // serveTLS runs one wss connection: TLS handshake, registration with gnet,
 // then the client-to-gnet copy until the client's side ends.
 func (e *Engine) serveTLS(ctx context.Context, raw *net.TCPConn, cfg *tls.Config) {
-	sock := &tlsSocket{TCPConn: raw}
+	sock := tlsbridge.NewSocket(raw)
 	tc := tls.Server(sock, cfg)
 	hctx, cancel := context.WithTimeout(ctx, e.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
@@ -166,14 +167,14 @@ func (e *Engine) serveTLS(ctx context.Context, raw *net.TCPConn, cfg *tls.Config
 		_ = raw.Close()
 		return
 	}
-	b, err := newTLSBridge(tc, sock, peer, e.cfg.CloseTimeout)
+	b, err := tlsbridge.New(tc, sock, peer, e.cfg.CloseTimeout)
 	if err != nil {
 		_ = peer.Close()
 		_ = raw.Close()
 		return
 	}
-	go b.toClient()
-	b.fromClient()
+	go b.ToClient()
+	b.FromClient()
 }
 
 // refuseNonTLS answers a plain HTTP request sent to the wss port with 400,

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wsloop/wsloop/poller"
+	"github.com/wsloop/wsloop/server"
 )
 
 // Hub is a set of topics served to WebSocket clients: it implements
@@ -91,9 +91,9 @@ type topic struct {
 	last   Position // last message delivered here (Seq 0: none yet)
 	known  bool     // last was learned from the broker
 	recent *history
-	forms  [2]*poller.Fanout // by form: formJSON, formBinary
-	n      int               // subscriptions
-	scr    []byte            // encoding scratch, under mu
+	forms  [2]*server.Group // by form: formJSON, formBinary
+	n      int              // subscriptions
+	scr    []byte           // encoding scratch, under mu
 }
 
 // Wire forms of publications.
@@ -199,9 +199,9 @@ func (t *topic) deliver(m Message) {
 		if f == nil || f.Len() == 0 {
 			continue
 		}
-		typ := poller.Text
+		typ := server.Text
 		if form == formBinary {
-			typ = poller.Binary
+			typ = server.Binary
 		}
 		t.scr = encode(t.scr[:0], form, &m)
 		t.hub.stats.deliveries.Add(uint64(f.Len()))
@@ -218,9 +218,9 @@ func encode(dst []byte, form int, m *Message) []byte {
 }
 
 // fanout returns the topic's fan-out for a form, created on first use.
-func (t *topic) fanout(form int) *poller.Fanout {
+func (t *topic) fanout(form int) *server.Group {
 	if t.forms[form] == nil {
-		t.forms[form] = poller.NewFanout()
+		t.forms[form] = server.NewGroup()
 	}
 	return t.forms[form]
 }

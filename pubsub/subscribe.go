@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/wsloop/wsloop/poller"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -58,7 +57,7 @@ type session struct {
 
 type subscription struct {
 	t *topic
-	m *poller.Member
+	m *server.Member
 }
 
 func (h *Hub) session(c server.Conn, create bool) *session {
@@ -87,10 +86,6 @@ func (h *Hub) Subscribe(c server.Conn, topic string, o SubscribeOptions) (Positi
 // subscribe is Subscribe that, if answer, sends the protocol's
 // "subscribed" (with id) ahead of everything else.
 func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer bool, id json.RawMessage) (Position, Recovery, error) {
-	pc, ok := c.(*poller.Conn)
-	if !ok {
-		return Position{}, RecoveryNone, ErrNotOpen
-	}
 	if !ValidTopic(name) {
 		return Position{}, RecoveryNone, ErrBadTopic
 	}
@@ -129,16 +124,16 @@ func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer b
 	if rec == RecoveryOK {
 		pos = *o.Since // the stream continues right after the client's position
 	}
-	first := make([]poller.Outgoing, 0, 1+len(replay))
+	first := make([]server.Outgoing, 0, 1+len(replay))
 	if answer {
-		first = append(first, poller.Outgoing{Type: poller.Text, Data: appendSubscribed(nil, id, name, pos, rec.String())})
+		first = append(first, server.Outgoing{Type: server.Text, Data: appendSubscribed(nil, id, name, pos, rec.String())})
 	}
-	typ := poller.Text
+	typ := server.Text
 	if form == formBinary {
-		typ = poller.Binary
+		typ = server.Binary
 	}
 	for i := range replay {
-		first = append(first, poller.Outgoing{Type: typ, Data: encode(nil, form, &replay[i])})
+		first = append(first, server.Outgoing{Type: typ, Data: encode(nil, form, &replay[i])})
 	}
 	// Counted before the answer can reach the client.
 	h.stats.subscriptions.Add(1)
@@ -148,7 +143,7 @@ func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer b
 	case RecoveryFailed:
 		h.stats.recoveriesFailed.Add(1)
 	}
-	m := t.fanout(form).Join(pc, o.Conflate, first...)
+	m := t.fanout(form).Join(c, o.Conflate, first...)
 	t.n++
 	t.mu.Unlock()
 	if m == nil {
@@ -217,7 +212,7 @@ func (h *Hub) drop(sub *subscription, last []byte) {
 	t := sub.t
 	t.mu.Lock()
 	if last != nil {
-		sub.m.Leave(poller.Outgoing{Type: poller.Text, Data: last})
+		sub.m.Leave(server.Outgoing{Type: server.Text, Data: last})
 	} else {
 		sub.m.Leave()
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wsloop/wsloop/codec"
 	"github.com/wsloop/wsloop/feed"
+	"github.com/wsloop/wsloop/internal/clientaddr"
 	"github.com/wsloop/wsloop/poller"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/server"
@@ -267,7 +268,7 @@ func (f *flags) options(logger *slog.Logger) ([]server.Option, error) {
 		opts = append(opts, server.WithTLS(f.tlsAddr, cfg))
 	}
 	if f.trustedProxies != "" {
-		trusted, err := codec.ParseTrustedProxies(f.trustedProxies)
+		trusted, err := clientaddr.ParseTrustedProxies(f.trustedProxies)
 		if err != nil {
 			return nil, fmt.Errorf("-trusted-proxies: %w", err)
 		}

@@ -1,4 +1,4 @@
-package codec
+package clientaddr
 
 import (
 	"errors"
@@ -413,4 +413,9 @@ func trimLeftOWS(s string) string {
 		s = s[1:]
 	}
 	return s
+}
+
+// trimOWS drops optional whitespace (RFC 9110 §5.6.3) around s.
+func trimOWS(s string) string {
+	return strings.Trim(s, " \t")
 }

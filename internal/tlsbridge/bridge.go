@@ -1,7 +1,10 @@
-package poller
-
-// The wss bridge: the two goroutines per TLS connection that copy between
-// the *tls.Conn and gnet's end of the socket pair (see tls.go).
+// Package tlsbridge joins a TLS client to an event loop that only speaks
+// plain bytes: wsloop's wss listener terminates TLS with crypto/tls and
+// hands the plaintext to gnet over a socket pair. Two goroutines per TLS
+// connection copy between the *tls.Conn and the pair (the price of TLS
+// with a reactor that has none); each holds a copy buffer only while bytes
+// move in its direction.
+package tlsbridge
 
 import (
 	"crypto/tls"
@@ -36,21 +39,21 @@ func (wouldBlock) Error() string   { return "wsloop: wss socket would block" }
 func (wouldBlock) Timeout() bool   { return true }
 func (wouldBlock) Temporary() bool { return true }
 
-// tlsBridge joins one TLS client to its gnet connection. fromClient and
-// toClient each run on their own goroutine; toClient owns the teardown and
-// closes both sockets once fromClient has returned.
-type tlsBridge struct {
+// Bridge joins one TLS client to its gnet connection. FromClient and
+// ToClient each run on their own goroutine; ToClient owns the teardown and
+// closes both sockets once FromClient has returned.
+type Bridge struct {
 	tc     *tls.Conn
-	sock   *tlsSocket    // the client's TCP connection, under tc
+	sock   *Socket       // the client's TCP connection, under tc
 	peer   *net.UnixConn // our end of the pair; gnet holds the other
-	peerIO rawIO         // non-blocking reads of peer, for toClient
+	peerIO rawIO         // non-blocking reads of peer, for ToClient
 	linger time.Duration // how long the client may take to close after us
-	inDone chan struct{} // closed when fromClient returns
+	inDone chan struct{} // closed when FromClient returns
 }
 
-// newTLSBridge switches sock to bridging mode. It must be called before
+// New switches sock to bridging mode. It must be called before
 // the pumps start and after the handshake.
-func newTLSBridge(tc *tls.Conn, sock *tlsSocket, peer *net.UnixConn, linger time.Duration) (*tlsBridge, error) {
+func New(tc *tls.Conn, sock *Socket, peer *net.UnixConn, linger time.Duration) (*Bridge, error) {
 	prc, err := peer.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -59,7 +62,7 @@ func newTLSBridge(tc *tls.Conn, sock *tlsSocket, peer *net.UnixConn, linger time
 	if err != nil {
 		return nil, err
 	}
-	b := &tlsBridge{tc: tc, sock: sock, peer: peer, linger: linger, inDone: make(chan struct{})}
+	b := &Bridge{tc: tc, sock: sock, peer: peer, linger: linger, inDone: make(chan struct{})}
 	b.peerIO.rc = prc
 	sock.in.rc, sock.out.rc = src, src
 	sock.peer, sock.stall = prc, linger
@@ -67,14 +70,14 @@ func newTLSBridge(tc *tls.Conn, sock *tlsSocket, peer *net.UnixConn, linger time
 	return b, nil
 }
 
-// fromClient copies what the client sends, decrypted, to gnet, and when
+// FromClient copies what the client sends, decrypted, to gnet, and when
 // the client's side ends (EOF, close_notify, error) shuts down the pair's
 // write side so that gnet reads EOF and closes its end. With nothing to
 // read it parks on the client's socket without holding a buffer. If gnet
 // has closed its end, it keeps reading and drops the bytes, so that the
 // client's last records do not turn our close into a reset (RFC 9293
-// §3.6), until the client closes or toClient's linger deadline passes.
-func (b *tlsBridge) fromClient() {
+// §3.6), until the client closes or ToClient's linger deadline passes.
+func (b *Bridge) FromClient() {
 	defer close(b.inDone)
 	forward := true
 	for b.pumpClient(&forward) == errWouldBlock {
@@ -92,7 +95,7 @@ func (b *tlsBridge) fromClient() {
 // the client's socket is empty, or the error that ended the client's side.
 // It starts with what crypto/tls already buffered (the upgrade request may
 // have come with the handshake's last flight).
-func (b *tlsBridge) pumpClient(forward *bool) error {
+func (b *Bridge) pumpClient(forward *bool) error {
 	buf := tlsBufs.Get().(*[tlsBufSize]byte)
 	defer tlsBufs.Put(buf)
 	n := 0
@@ -113,13 +116,13 @@ func (b *tlsBridge) pumpClient(forward *bool) error {
 	}
 }
 
-// toClient copies what gnet writes to the client, encrypted, and ends the
+// ToClient copies what gnet writes to the client, encrypted, and ends the
 // connection once gnet has closed its end: everything gnet wrote goes out,
 // then close_notify (RFC 8446 §6.1) and a FIN, then it waits up to linger
 // for the client to close its side before closing both sockets. If the
 // client cannot be written to, it closes the client's socket (which ends
-// fromClient, so gnet reads EOF) and discards gnet's bytes until its EOF.
-func (b *tlsBridge) toClient() {
+// FromClient, so gnet reads EOF) and discards gnet's bytes until its EOF.
+func (b *Bridge) ToClient() {
 	sink := false
 	for b.pumpGnet(&sink) == errWouldBlock {
 		if waitReadable(b.peerIO.rc) != nil {
@@ -139,7 +142,7 @@ func (b *tlsBridge) toClient() {
 // pumpGnet moves what gnet has written so far to the client and returns
 // errWouldBlock once the pair is empty, or the error (io.EOF when gnet
 // closed its end) that ended gnet's side.
-func (b *tlsBridge) pumpGnet(sink *bool) error {
+func (b *Bridge) pumpGnet(sink *bool) error {
 	buf := tlsBufs.Get().(*[tlsBufSize]byte)
 	defer tlsBufs.Put(buf)
 	for {
@@ -156,9 +159,9 @@ func (b *tlsBridge) pumpGnet(sink *bool) error {
 	}
 }
 
-// tlsSocket is the client's TCP connection as crypto/tls sees it. During
+// Socket is the client's TCP connection as crypto/tls sees it. During
 // the handshake it is the plain *net.TCPConn. In bridging mode (set by
-// newTLSBridge before the pumps start, read-only after):
+// New before the pumps start, read-only after):
 //   - Read never blocks: with nothing to read it returns errWouldBlock, and
 //     the pump parks with waitReadable, holding no buffer;
 //   - Write tries once without blocking; a write the socket cannot take at
@@ -169,9 +172,9 @@ func (b *tlsBridge) pumpGnet(sink *bool) error {
 //     reset, so that a client that stopped reading cannot keep its
 //     descriptors, goroutines and unsent bytes.
 //
-// crypto/tls serialises Reads (fromClient) and Writes (either pump, under
+// crypto/tls serialises Reads (FromClient) and Writes (either pump, under
 // its output lock); each direction has its own rawIO.
-type tlsSocket struct {
+type Socket struct {
 	*net.TCPConn
 	bridging bool
 	in, out  rawIO
@@ -179,16 +182,20 @@ type tlsSocket struct {
 	stall    time.Duration
 }
 
-// Read reads what the socket holds now (see tlsSocket).
-func (s *tlsSocket) Read(p []byte) (int, error) {
+// NewSocket wraps the client's connection for crypto/tls: plain blocking
+// I/O until New switches it to bridging.
+func NewSocket(raw *net.TCPConn) *Socket { return &Socket{TCPConn: raw} }
+
+// Read reads what the socket holds now (see Socket).
+func (s *Socket) Read(p []byte) (int, error) {
 	if !s.bridging {
 		return s.TCPConn.Read(p)
 	}
 	return s.in.read(p)
 }
 
-// Write writes p to the client (see tlsSocket).
-func (s *tlsSocket) Write(p []byte) (int, error) {
+// Write writes p to the client (see Socket).
+func (s *Socket) Write(p []byte) (int, error) {
 	if !s.bridging {
 		return s.TCPConn.Write(p)
 	}
@@ -199,8 +206,8 @@ func (s *tlsSocket) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeStalled writes p[n:] with deadlines of stall (see tlsSocket).
-func (s *tlsSocket) writeStalled(p []byte, n int) (int, error) {
+// writeStalled writes p[n:] with deadlines of stall (see Socket).
+func (s *Socket) writeStalled(p []byte, n int) (int, error) {
 	defer s.TCPConn.SetWriteDeadline(time.Time{})
 	for {
 		_ = s.TCPConn.SetWriteDeadline(time.Now().Add(s.stall))

@@ -1,4 +1,4 @@
-package codec
+package clientaddr
 
 import (
 	"bytes"

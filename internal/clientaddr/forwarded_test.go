@@ -1,4 +1,4 @@
-package codec_test
+package clientaddr_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/internal/clientaddr"
 )
 
 func TestParseTrustedProxies(t *testing.T) {
@@ -27,7 +28,7 @@ func TestParseTrustedProxies(t *testing.T) {
 		{"::ffff:0:0/96", "0.0.0.0/0"},
 		{"0.0.0.0/0,::/0", "0.0.0.0/0,::/0"},
 	} {
-		got, err := codec.ParseTrustedProxies(tc.in)
+		got, err := clientaddr.ParseTrustedProxies(tc.in)
 		if err != nil || got.String() != tc.want {
 			t.Errorf("ParseTrustedProxies(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
@@ -36,15 +37,15 @@ func TestParseTrustedProxies(t *testing.T) {
 		"10.0.0.0/33", "localhost", "10.0.0.1/", "/8", "10.0.0.0/8/8", "10.0.0.1-10.0.0.9",
 		"fe80::1%eth0", "fe80::/10%eth0", "::ffff:0:0/95", "10.0.0.0/8,bad", "10.0.0.0 /8",
 	} {
-		got, err := codec.ParseTrustedProxies(in)
-		if !errors.Is(err, codec.ErrTrustedProxy) || got != nil {
+		got, err := clientaddr.ParseTrustedProxies(in)
+		if !errors.Is(err, clientaddr.ErrTrustedProxy) || got != nil {
 			t.Errorf("ParseTrustedProxies(%q) = %q, %v; want ErrTrustedProxy", in, got, err)
 		}
 	}
 }
 
 func TestTrustedProxiesContains(t *testing.T) {
-	tp, err := codec.ParseTrustedProxies("10.0.0.0/8, 2001:db8:ffff::/48, fe80::/10, 127.0.0.1")
+	tp, err := clientaddr.ParseTrustedProxies("10.0.0.0/8, 2001:db8:ffff::/48, fe80::/10, 127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +72,13 @@ func TestTrustedProxiesContains(t *testing.T) {
 			t.Errorf("Contains(%s) = %v", tc.addr, got)
 		}
 	}
-	if (codec.TrustedProxies)(nil).Contains(netip.MustParseAddr("10.0.0.1")) {
+	if (clientaddr.TrustedProxies)(nil).Contains(netip.MustParseAddr("10.0.0.1")) {
 		t.Error("nil TrustedProxies trusts")
 	}
 }
 
 // trustedForTest covers the proxies of the address tables below.
-var trustedForTest, _ = codec.ParseTrustedProxies("10.0.0.0/8, 2001:db8:ffff::/48, 127.0.0.1")
+var trustedForTest, _ = clientaddr.ParseTrustedProxies("10.0.0.0/8, 2001:db8:ffff::/48, 127.0.0.1")
 
 type clientAddrCase struct {
 	name   string
@@ -103,7 +104,7 @@ func runClientAddr(t *testing.T, f func(netip.Addr, []string, func(netip.Addr) b
 }
 
 func TestClientAddr(t *testing.T) {
-	runClientAddr(t, codec.ClientAddr, []clientAddrCase{
+	runClientAddr(t, clientaddr.ClientAddr, []clientAddrCase{
 		{"untrusted peer's header ignored", "203.0.113.7", []string{"10.0.0.9, 192.0.2.1"}, "203.0.113.7"},
 		{"untrusted peer unmapped", "::ffff:203.0.113.7", []string{"192.0.2.1"}, "203.0.113.7"},
 		{"no header", "10.0.0.1", nil, "10.0.0.1"},
@@ -140,16 +141,16 @@ func TestClientAddr(t *testing.T) {
 
 func TestClientAddrTrustFuncs(t *testing.T) {
 	xff := []string{"203.0.113.7"}
-	if got := codec.ClientAddr(netip.MustParseAddr("10.0.0.1"), xff, nil); got != netip.MustParseAddr("10.0.0.1") {
+	if got := clientaddr.ClientAddr(netip.MustParseAddr("10.0.0.1"), xff, nil); got != netip.MustParseAddr("10.0.0.1") {
 		t.Errorf("nil trusted: %v", got)
 	}
 	unixOrTrusted := func(a netip.Addr) bool { return !a.IsValid() || trustedForTest.Contains(a) }
-	if got := codec.ClientAddr(netip.Addr{}, xff, unixOrTrusted); got != netip.MustParseAddr("203.0.113.7") {
+	if got := clientaddr.ClientAddr(netip.Addr{}, xff, unixOrTrusted); got != netip.MustParseAddr("203.0.113.7") {
 		t.Errorf("trusted unix socket peer: %v", got)
 	}
 	var asked []netip.Addr
 	record := func(a netip.Addr) bool { asked = append(asked, a); return trustedForTest.Contains(a) }
-	got := codec.ClientAddr(netip.MustParseAddr("::ffff:10.0.0.1"), []string{"::ffff:192.0.2.66, [::ffff:203.0.113.7]:1"}, record)
+	got := clientaddr.ClientAddr(netip.MustParseAddr("::ffff:10.0.0.1"), []string{"::ffff:192.0.2.66, [::ffff:203.0.113.7]:1"}, record)
 	want := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("203.0.113.7")}
 	if got != want[1] || !reflect.DeepEqual(asked, want) {
 		t.Errorf("got %v; trusted saw %v, want %v", got, asked, want)
@@ -157,7 +158,7 @@ func TestClientAddrTrustFuncs(t *testing.T) {
 }
 
 func TestForwardedClientAddr(t *testing.T) {
-	runClientAddr(t, codec.ForwardedClientAddr, []clientAddrCase{
+	runClientAddr(t, clientaddr.ForwardedClientAddr, []clientAddrCase{
 		// The examples of https://www.rfc-editor.org/rfc/rfc7239#section-4.
 		{"RFC IPv6", "10.0.0.1", []string{`For="[2001:db8:cafe::17]:4711"`}, "2001:db8:cafe::17"},
 		{"RFC parameters", "10.0.0.1", []string{`for=192.0.2.60;proto=http;by=203.0.113.43`}, "192.0.2.60"},
@@ -253,14 +254,14 @@ func TestClientAddrMatchesReference(t *testing.T) {
 		fields = append(fields, field.String())
 		remote := remotes[rng.IntN(len(remotes))]
 		want := refClientAddr(remote, entries, trustedForTest.Contains)
-		if got := codec.ClientAddr(remote, fields, trustedForTest.Contains); got != want {
+		if got := clientaddr.ClientAddr(remote, fields, trustedForTest.Contains); got != want {
 			t.Fatalf("ClientAddr(%v, %q) = %v, want %v", remote, fields, got, want)
 		}
 		// The same list as Forwarded.
 		for i := range fields {
 			fields[i] = forwardedFrom(fields[i])
 		}
-		if got := codec.ForwardedClientAddr(remote, fields, trustedForTest.Contains); got != want {
+		if got := clientaddr.ForwardedClientAddr(remote, fields, trustedForTest.Contains); got != want {
 			t.Fatalf("ForwardedClientAddr(%v, %q) = %v, want %v", remote, fields, got, want)
 		}
 	}
@@ -279,7 +280,7 @@ func TestClientAddrGarbage(t *testing.T) {
 			buf = append(buf, alphabet[rng.IntN(len(alphabet))])
 		}
 		fields := []string{string(buf), "for=1.2.3.4, 5.6.7.8"}[:1+rng.IntN(2)]
-		for _, f := range []func(netip.Addr, []string, func(netip.Addr) bool) netip.Addr{codec.ClientAddr, codec.ForwardedClientAddr} {
+		for _, f := range []func(netip.Addr, []string, func(netip.Addr) bool) netip.Addr{clientaddr.ClientAddr, clientaddr.ForwardedClientAddr} {
 			if got := f(remote, fields, trustedForTest.Contains); got != remote && (!got.IsValid() || got.Is4In6() || got.Zone() != "") {
 				t.Fatalf("%q: %v", fields, got)
 			}
@@ -307,8 +308,8 @@ func TestClientAddrAllocs(t *testing.T) {
 	fwd := []string{`for=192.0.2.66, for="[2001:db8::7]:1";proto=https`, "for=10.0.0.3;by=10.0.0.1"}
 	var sink netip.Addr
 	if a := testing.AllocsPerRun(100, func() {
-		sink = codec.ClientAddr(remote, xff, trustedForTest.Contains)
-		sink = codec.ForwardedClientAddr(remote, fwd, trustedForTest.Contains)
+		sink = clientaddr.ClientAddr(remote, xff, trustedForTest.Contains)
+		sink = clientaddr.ForwardedClientAddr(remote, fwd, trustedForTest.Contains)
 	}); a != 0 {
 		t.Errorf("allocs = %v", a)
 	}
@@ -319,7 +320,7 @@ func TestClientAddrAllocs(t *testing.T) {
 // the X-Forwarded-For fields (into a small array, so nothing is allocated
 // for up to four fields) and walk them from the peer's address.
 func ExampleClientAddr() {
-	trusted, err := codec.ParseTrustedProxies("10.0.0.0/8, ::1")
+	trusted, err := clientaddr.ParseTrustedProxies("10.0.0.0/8, ::1")
 	if err != nil {
 		panic(err)
 	}
@@ -336,7 +337,7 @@ func ExampleClientAddr() {
 		}
 		return true
 	})
-	fmt.Println(codec.ClientAddr(peer, xff, trusted.Contains))
+	fmt.Println(clientaddr.ClientAddr(peer, xff, trusted.Contains))
 	// Output: 203.0.113.7
 }
 
@@ -346,14 +347,14 @@ func BenchmarkClientAddr(b *testing.B) {
 		xff := []string{"192.0.2.66, 203.0.113.7, 10.0.0.3"}
 		b.ReportAllocs()
 		for b.Loop() {
-			codec.ClientAddr(remote, xff, trustedForTest.Contains)
+			clientaddr.ClientAddr(remote, xff, trustedForTest.Contains)
 		}
 	})
 	b.Run("Forwarded", func(b *testing.B) {
 		fwd := []string{`for=192.0.2.66, for="203.0.113.7:5678";proto=https, for=10.0.0.3;by=10.0.0.1`}
 		b.ReportAllocs()
 		for b.Loop() {
-			codec.ForwardedClientAddr(remote, fwd, trustedForTest.Contains)
+			clientaddr.ForwardedClientAddr(remote, fwd, trustedForTest.Contains)
 		}
 	})
 }
