@@ -75,10 +75,21 @@ BENCH_OUT ?= results
 # NATS) and to 10K subscribers of 100 topics, at three rates each (about
 # 25 minutes). Table on stdout, JSON and charts in
 # bench/$(BENCH_OUT).
+# Every idle and echo run includes floor (bench/peers/floor: the least work
+# an echo can take on this machine), and every echo table gives each
+# server's CPU per message (µs) and its ratio to floor's. After the two
+# closed-loop echo runs come three more: open loop at a fixed 20,000 msgs/s
+# offered over 1K connections (1 KiB and 64 B), where CPU per message is
+# compared at the same work for every server, and pipelined 64 B x 1K with
+# 8 messages in flight per connection. With floor and these, the idle and
+# echo part takes about 20 minutes.
 bench:
 	cd bench && $(GO) run ./cmd/wsbench -scenario idle -conns 18000 -hold 10s -rounds 2 -json $(BENCH_OUT)/idle.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 10000 -size 1024 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x10000.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 1024 -rate 20000 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x1000-rate20000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -rate 20000 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000-rate20000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -inflight 8 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000-inflight8.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 100000 -topics 1 -size 100 -rate 1,10,20 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-100000x1.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 10000 -topics 100 -size 100 -rate 50,100,200 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-10000x100.json -charts $(BENCH_OUT)/charts
 

@@ -35,6 +35,7 @@ var peers = []struct {
 	{name: "gobwas"},
 	{name: "gws"},
 	{name: "nbio", dropsEmpty: true},
+	{name: "floor"}, // linux only (epoll); so is the bench module
 }
 
 // maxMessage is the -max-message given to every peer in the test: above the
@@ -43,7 +44,7 @@ const maxMessage = 2 << 20
 
 func TestPeers(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds five binaries; skipped with -short")
+		t.Skip("builds six binaries; skipped with -short")
 	}
 	bin := buildPeers(t)
 	for _, p := range peers {
@@ -58,12 +59,23 @@ func TestPeers(t *testing.T) {
 // go build and returns that directory.
 func buildPeers(t *testing.T) string {
 	t.Helper()
+	var names []string
+	for _, p := range peers {
+		names = append(names, p.name)
+	}
+	return build(t, names...)
+}
+
+// build builds the named peers into one temporary directory with a single
+// go build and returns that directory.
+func build(t *testing.T, names ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	for _, p := range peers {
-		args = append(args, "./"+p.name)
+	for _, n := range names {
+		args = append(args, "./"+n)
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -18,11 +18,13 @@ import (
 var (
 	colWsloop = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 	colOther  = color.RGBA{R: 0xa0, G: 0xa0, B: 0xa0, A: 0xff}
+	colFloor  = color.RGBA{R: 0x40, G: 0x40, B: 0x40, A: 0xff}
 	colRound  = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
 )
 
 // writeCharts draws one PNG bar chart per scenario and metric: a bar per
-// server at its median, wsloop's bar in colour, every round's value as a dot.
+// server at its median, wsloop's bar in colour, floor's in dark grey,
+// every round's value as a dot.
 func writeCharts(dir string, sums []summary) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -81,8 +83,11 @@ func drawBar(file, tag string, m metric, sums []summary) error {
 		}
 		bar.LineStyle.Width = vg.Length(0)
 		bar.Color = colOther
-		if strings.HasPrefix(s.Server, "wsloop") {
+		switch {
+		case strings.HasPrefix(s.Server, "wsloop"):
 			bar.Color = colWsloop
+		case s.Server == "floor":
+			bar.Color = colFloor
 		}
 		p.Add(bar)
 		// Each round's own value.

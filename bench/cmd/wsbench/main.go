@@ -6,11 +6,14 @@
 // that drift hits all alike, pins the servers to CPU 0 and the load
 // generators to CPU 1 (when there are two CPUs and taskset is present), and
 // reports each figure with its ratio to wsloop as a table, as JSON and as bar
-// charts.
+// charts. The echo table also gives each server's CPU per message as a
+// multiple of floor's (bench/peers/floor: the least work an echo can take
+// on this machine) when floor is among the servers, as it is by default.
 //
-//	wsbench -scenario idle    -servers wsloop,gorilla,coder,gobwas,gws,nbio -conns 18000
+//	wsbench -scenario idle    -servers wsloop,gorilla,coder,gobwas,gws,nbio,floor -conns 18000
 //	wsbench -scenario echo    -conns 10000 -size 1024 -duration 5s -rounds 3
-//	wsbench -scenario echo    -conns 1000 -size 64 -rate 50000
+//	wsbench -scenario echo    -conns 1000 -size 64 -rate 20000
+//	wsbench -scenario echo    -conns 1000 -size 64 -inflight 8
 //	wsbench -scenario million -servers wsloop -conns 1000000
 //	wsbench -scenario fanout  -servers wsloop,wsloop-local,gws,nbio,gorilla -subscribers 100000 -topics 1 -size 100 -rate 10,20
 //	wsbench -scenario clients -clients wsloop,gorilla,coder -conns 100000
@@ -24,7 +27,9 @@
 //	         1 KiB), closed loop (-rate 0, -inflight messages outstanding per
 //	         connection) or open loop at -rate messages/s in total; msgs/s,
 //	         p50/p99/p999 round trip from the merged HdrHistograms, server
-//	         CPU seconds over the measured window and per million messages.
+//	         CPU seconds over the measured window and per message (µs of
+//	         server CPU per echoed message = CPU seconds per million), and
+//	         that divided by floor's.
 //	million  idle with N (default 1,000,000) connections over -procs server
 //	         processes sharing one port with SO_REUSEPORT (default
 //	         ceil(N/16000)); raises fs.file-max, somaxconn,
@@ -150,7 +155,10 @@ type config struct {
 	quiet     bool
 }
 
-var knownServers = []string{"wsloop", "wsloop-edge", "gorilla", "coder", "gobwas", "gws", "nbio"}
+// knownServers are the servers of the idle, echo and million scenarios.
+// floor (bench/peers/floor) echoes with the least work possible: the
+// reference every echo table measures CPU per message from.
+var knownServers = []string{"wsloop", "wsloop-edge", "gorilla", "coder", "gobwas", "gws", "nbio", "floor"}
 
 // fanoutServers are the servers with a broadcast facility: wsloop over NATS,
 // wsloop with its in-process broker in every process, and the three peers.
@@ -162,7 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	var scen, servers, memFloor, rates string
 	fs.StringVar(&scen, "scenario", "idle", "scenarios to run, comma-separated: idle, echo, million, fanout, clients")
-	fs.StringVar(&servers, "servers", "", "servers to compare, comma-separated (default: "+strings.Join(knownServers, ",")+"; for fanout "+strings.Join(fanoutServers, ",")+"); ratios are always to wsloop")
+	fs.StringVar(&servers, "servers", "", "servers to compare, comma-separated (default: "+strings.Join(knownServers, ",")+"; for fanout "+strings.Join(fanoutServers, ",")+"); ratios are to wsloop, and in echo tables CPU per message also to floor")
 	fs.IntVar(&c.conns, "conns", 0, "connections (0: scenario default: idle 18000, echo 10000, million 1000000, fanout -subscribers, clients 100000)")
 	fs.IntVar(&c.size, "size", 1024, "echo message payload bytes (fanout: publication bytes, default 100)")
 	fs.StringVar(&rates, "rate", "0", "echo: offered messages per second in total (0: closed loop); fanout: publications per second over all topics (default 10); a comma-separated list runs one scenario per rate")

@@ -78,8 +78,8 @@ func knob(flagVal, env, def string) string {
 }
 
 // summary is one server in one scenario: medians over its successful rounds
-// (errors are summed), ratios to wsloop's medians, and every round's raw
-// figures.
+// (errors are summed), ratios to wsloop's medians and to floor's (when
+// floor ran), and every round's raw figures.
 type summary struct {
 	Scenario    string  `json:"scenario"`
 	Tag         string  `json:"scenario_tag"`
@@ -102,6 +102,7 @@ type summary struct {
 	LoadCPU        float64 `json:"load_cpu_seconds"`
 	WindowSeconds  float64 `json:"window_seconds"`
 	CPUPerMillion  float64 `json:"server_cpu_seconds_per_million_msgs"`
+	CPUPerMsgUs    float64 `json:"server_cpu_us_per_msg"`
 	MsgsPerCPUSec  float64 `json:"msgs_per_server_cpu_second"`
 	RSSBaseBytes   float64 `json:"rss_base_bytes"`
 	RSSBytes       float64 `json:"rss_bytes"`
@@ -118,9 +119,13 @@ type summary struct {
 	Fanout           *fanoutSummary `json:"fanout,omitempty"`
 	lostMedian       float64
 
-	Ratio    map[string]float64 `json:"ratio_to_wsloop,omitempty"`
-	Settings settings           `json:"settings"`
-	Raw      []roundResult      `json:"raw"`
+	Ratio map[string]float64 `json:"ratio_to_wsloop,omitempty"`
+	// RatioFloor is every figure divided by floor's (bench/peers/floor,
+	// the least work an echo can take), when floor ran: for
+	// server_cpu_us_per_msg, the distance from the floor.
+	RatioFloor map[string]float64 `json:"ratio_to_floor,omitempty"`
+	Settings   settings           `json:"settings"`
+	Raw        []roundResult      `json:"raw"`
 }
 
 // metric is one figure of a scenario: how to read it from a round and from
@@ -161,6 +166,8 @@ var (
 		func(r *roundResult) float64 { return r.P999us }, func(s *summary) *float64 { return &s.P999us }, "lower"}
 	mCPUPerM = metric{"server_cpu_seconds_per_million_msgs", "CPU per M msgs", "s", 1, 2,
 		func(r *roundResult) float64 { return r.CPUPerMillion }, func(s *summary) *float64 { return &s.CPUPerMillion }, "lower"}
+	mCPUPerMsg = metric{"server_cpu_us_per_msg", "CPU/msg", "µs", 1, 2,
+		func(r *roundResult) float64 { return r.CPUPerMsgUs }, func(s *summary) *float64 { return &s.CPUPerMsgUs }, "lower"}
 	mMsgsPerCPU = metric{"msgs_per_server_cpu_second", "msgs per CPU-s", "", 1, 0,
 		func(r *roundResult) float64 { return r.MsgsPerCPUSec }, func(s *summary) *float64 { return &s.MsgsPerCPUSec }, "higher"}
 	mLoadCPU = metric{"load_cpu_seconds", "load gen CPU", "s", 1, 2,
@@ -180,8 +187,8 @@ var (
 func metricsFor(scenario string) (table, charts []metric) {
 	switch scenario {
 	case "echo":
-		return []metric{mMsgs, mP50, mP99, mP999, mCPU, mCPUPerM, mMsgsPerCPU, mRSS, mConnect, mLoadCPU},
-			[]metric{mMsgs, mP99, mCPUPerM, mMsgsPerCPU, mRSS}
+		return []metric{mMsgs, mP50, mP99, mP999, mCPU, mCPUPerMsg, mMsgsPerCPU, mRSS, mConnect, mLoadCPU},
+			[]metric{mMsgs, mP99, mCPUPerMsg, mMsgsPerCPU, mRSS}
 	case "million":
 		return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mMarginal, mCPU, mMemAvail},
 			[]metric{mConnect, mRSS, mMarginal}
@@ -195,7 +202,7 @@ func metricsFor(scenario string) (table, charts []metric) {
 }
 
 func allMetrics() []metric {
-	return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mRSSPeak, mMarginal, mCPU, mMsgs, mP50, mP99, mP999, mCPUPerM, mMsgsPerCPU, mMemAvail, mLoadCPU, mWindow, mDeliv, mLost}
+	return []metric{mConnsOK, mConnect, mRSSBase, mRSS, mRSSPeak, mMarginal, mCPU, mMsgs, mP50, mP99, mP999, mCPUPerM, mCPUPerMsg, mMsgsPerCPU, mMemAvail, mLoadCPU, mWindow, mDeliv, mLost}
 }
 
 func median(v []float64) float64 {
@@ -255,26 +262,9 @@ func summarize(sp spec, cfg *config, rs []roundResult, env settings) []summary {
 		}
 		out = append(out, s)
 	}
-	// Ratios to wsloop.
-	var ref *summary
 	for i := range out {
-		if out[i].Server == "wsloop" && out[i].RoundsOK > 0 {
-			ref = &out[i]
-		}
-	}
-	if ref != nil {
-		for i := range out {
-			if out[i].RoundsOK == 0 {
-				continue
-			}
-			out[i].Ratio = map[string]float64{}
-			for _, m := range allMetrics() {
-				a, b := *m.sum(&out[i]), *m.sum(ref)
-				if b != 0 && !math.IsNaN(a/b) && !math.IsInf(a/b, 0) {
-					out[i].Ratio[m.key] = a / b
-				}
-			}
-		}
+		out[i].Ratio = ratiosTo(out, "wsloop", &out[i])
+		out[i].RatioFloor = ratiosTo(out, "floor", &out[i])
 	}
 	if sp.name == "fanout" {
 		ratiosToBestPeer(out)
@@ -282,11 +272,39 @@ func summarize(sp spec, cfg *config, rs []roundResult, env settings) []summary {
 	return out
 }
 
+// ratiosTo returns every figure of s divided by the same figure of the
+// server named ref, or nil when either has no successful round.
+func ratiosTo(sums []summary, ref string, s *summary) map[string]float64 {
+	var r *summary
+	for i := range sums {
+		if sums[i].Server == ref && sums[i].RoundsOK > 0 {
+			r = &sums[i]
+		}
+	}
+	if r == nil || s.RoundsOK == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, m := range allMetrics() {
+		a, b := *m.sum(s), *m.sum(r)
+		if b != 0 && !math.IsNaN(a/b) && !math.IsInf(a/b, 0) {
+			out[m.key] = a / b
+		}
+	}
+	return out
+}
+
+// floorKey is the figure whose ratio to floor's gets a column of its own
+// in the echo table: how far each server is from the floor.
+const floorKey = "server_cpu_us_per_msg"
+
 func formatValue(m metric, v float64) string {
 	return fmt.Sprintf("%.*f", m.digits, v/m.scale)
 }
 
-// printTable prints one scenario's medians, each with its ratio to wsloop.
+// printTable prints one scenario's medians, each with its ratio to wsloop;
+// the echo table adds each server's CPU per message as a multiple of
+// floor's, when floor ran.
 func printTable(w io.Writer, sp spec, sums []summary) {
 	table, _ := metricsFor(sp.name)
 	fmt.Fprintf(w, "\n## %s", sp.tag)
@@ -303,8 +321,16 @@ func printTable(w io.Writer, sp spec, sums []summary) {
 	default:
 		fmt.Fprintf(w, " — %d idle conns, %d server process(es) each, held %v", sp.conns, sp.serverProcs, sp.hold)
 	}
+	floorCol := false
+	for i := range sums {
+		_, ok := sums[i].RatioFloor[floorKey]
+		floorCol = floorCol || sp.name == "echo" && ok
+	}
 	if len(sums) > 0 {
 		fmt.Fprintf(w, "; median of %d round(s); (×) = ratio to wsloop", sums[0].Rounds)
+		if floorCol {
+			fmt.Fprint(w, "; ÷ floor = CPU/msg divided by floor's (the least an echo costs here)")
+		}
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -315,6 +341,9 @@ func printTable(w io.Writer, sp spec, sums []summary) {
 			h += " (" + m.unit + ")"
 		}
 		hdr = append(hdr, h)
+		if floorCol && m.key == floorKey {
+			hdr = append(hdr, "÷ floor")
+		}
 	}
 	hdr = append(hdr, "errors")
 	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
@@ -322,15 +351,21 @@ func printTable(w io.Writer, sp spec, sums []summary) {
 		s := &sums[i]
 		row := []string{s.Server, fmt.Sprintf("%d/%d", s.RoundsOK, s.Rounds)}
 		for _, m := range table {
-			if s.RoundsOK == 0 {
-				row = append(row, "-")
-				continue
-			}
-			cell := formatValue(m, *m.sum(s))
-			if r, ok := s.Ratio[m.key]; ok {
-				cell += fmt.Sprintf(" (%.2f×)", r)
+			cell := "-"
+			if s.RoundsOK > 0 {
+				cell = formatValue(m, *m.sum(s))
+				if r, ok := s.Ratio[m.key]; ok {
+					cell += fmt.Sprintf(" (%.2f×)", r)
+				}
 			}
 			row = append(row, cell)
+			if floorCol && m.key == floorKey {
+				cell = "-"
+				if r, ok := s.RatioFloor[m.key]; ok {
+					cell = fmt.Sprintf("%.2f×", r)
+				}
+				row = append(row, cell)
+			}
 		}
 		row = append(row, fmt.Sprint(s.Errors))
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")

@@ -59,8 +59,12 @@ func makeSpec(cfg *config, name string, rate float64) (spec, error) {
 		sp.size, sp.rate, sp.inflight = cfg.size, rate, cfg.inflight
 		sp.warmup, sp.duration = cfg.warmup, cfg.duration
 		sp.tag = fmt.Sprintf("echo-%dBx%d", sp.size, sp.conns)
-		if sp.rate > 0 {
+		switch {
+		case sp.rate > 0:
 			sp.tag += fmt.Sprintf("-rate%.0f", sp.rate)
+		case sp.inflight > 1:
+			// Its own charts, not the 1-in-flight run's.
+			sp.tag += fmt.Sprintf("-inflight%d", sp.inflight)
 		}
 	case "million":
 		if sp.conns == 0 {
@@ -128,6 +132,7 @@ type roundResult struct {
 	P999us        float64 `json:"p999_us"`
 	MaxUs         float64 `json:"max_us"`
 	CPUPerMillion float64 `json:"server_cpu_seconds_per_million_msgs"`
+	CPUPerMsgUs   float64 `json:"server_cpu_us_per_msg"` // the same figure, as µs of server CPU per echoed message
 	MsgsPerCPUSec float64 `json:"msgs_per_server_cpu_second"`
 	Backlogged    int64   `json:"backlogged"`
 	Errors        int64   `json:"errors"`
@@ -193,8 +198,8 @@ func oneLine(sp spec, r roundResult) string {
 		s = fanoutLine(r) + s
 	}
 	if sp.name == "echo" {
-		s = fmt.Sprintf("%.0f msgs/s, p50 %.0fµs p99 %.0fµs p999 %.0fµs, cpu %.2fs (%.2f s/M msgs; load generator %.2fs of %.2fs), ",
-			r.MsgsPerSec, r.P50us, r.P99us, r.P999us, r.ServerCPUSeconds, r.CPUPerMillion, r.LoadCPUSeconds, r.WindowSeconds) + s
+		s = fmt.Sprintf("%.0f msgs/s, p50 %.0fµs p99 %.0fµs p999 %.0fµs, cpu %.2fs (%.2f µs/msg; load generator %.2fs of %.2fs), ",
+			r.MsgsPerSec, r.P50us, r.P99us, r.P999us, r.ServerCPUSeconds, r.CPUPerMsgUs, r.LoadCPUSeconds, r.WindowSeconds) + s
 	}
 	if r.Errors > 0 {
 		s += fmt.Sprintf(", errors %d", r.Errors)
@@ -537,6 +542,7 @@ func (b *bench) runOne(ctx context.Context, sp spec, server string, round int) (
 		rr.MaxUs = float64(hist.Max())
 		if msgs := rr.MsgsPerSec * rr.WindowSeconds; msgs > 0 && rr.ServerCPUSeconds > 0 {
 			rr.CPUPerMillion = rr.ServerCPUSeconds / (msgs / 1e6)
+			rr.CPUPerMsgUs = rr.ServerCPUSeconds * 1e6 / msgs
 			rr.MsgsPerCPUSec = msgs / rr.ServerCPUSeconds
 		}
 		if rr.MsgsRecv == 0 {

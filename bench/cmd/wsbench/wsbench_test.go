@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,31 +16,39 @@ import (
 )
 
 // TestScenariosTiny runs every scenario once at a tiny size against wsloop
-// and gorilla through the real command path (build, start, pin, load,
-// measure, stop, JSON, charts), so that the harness cannot rot. The million
-// scenario runs with 2,000 connections over 2 server processes and 2 load
-// processes, without touching sysctls.
+// and gorilla (and, for echo, floor) through the real command path (build,
+// start, pin, load, measure, stop, JSON, charts), so that the harness
+// cannot rot: echo closed loop with 1 and with 8 messages in flight per
+// connection, and open loop. The million scenario runs with 2,000
+// connections over 2 server processes and 2 load processes, without
+// touching sysctls.
 func TestScenariosTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers and load generators; skipped in -short mode")
 	}
 	binDir := t.TempDir()
+	echoArgs := []string{"-size", "64", "-duration", "1s", "-warmup", "300ms"}
 	cases := []struct {
-		name  string
-		conns int
-		args  []string
+		name     string
+		scenario string
+		servers  string
+		conns    int
+		args     []string
 	}{
-		{"idle", 200, []string{"-hold", "1s"}},
-		{"echo", 50, []string{"-size", "64", "-duration", "1s", "-warmup", "300ms"}},
-		{"million", 2000, []string{"-procs", "2", "-per-load", "1000", "-no-sysctl", "-hold", "1s"}},
+		{"idle", "idle", "wsloop,gorilla", 200, []string{"-hold", "1s"}},
+		{"echo", "echo", "wsloop,gorilla,floor", 50, echoArgs},
+		{"echo inflight 8", "echo", "wsloop,gorilla,floor", 50, append([]string{"-inflight", "8"}, echoArgs...)},
+		{"echo open loop", "echo", "wsloop,gorilla,floor", 50, append([]string{"-rate", "10000"}, echoArgs...)},
+		{"million", "million", "wsloop,gorilla", 2000, []string{"-procs", "2", "-per-load", "1000", "-no-sysctl", "-hold", "1s"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
 			jsonPath := filepath.Join(out, "r.json")
 			charts := filepath.Join(out, "charts")
+			servers := strings.Split(tc.servers, ",")
 			args := append([]string{
-				"-scenario", tc.name, "-servers", "wsloop,gorilla", "-conns", strconv.Itoa(tc.conns),
+				"-scenario", tc.scenario, "-servers", tc.servers, "-conns", strconv.Itoa(tc.conns),
 				"-rounds", "1", "-settle", "200ms", "-mem-floor", "256MiB",
 				"-json", jsonPath, "-charts", charts, "-bin-dir", binDir, "-progress=false", "-warm-run=false",
 			}, tc.args...)
@@ -51,7 +60,11 @@ func TestScenariosTiny(t *testing.T) {
 			if err != nil {
 				t.Fatalf("wsbench %s: %v", strings.Join(args, " "), err)
 			}
-			for _, want := range []string{"wsloop", "gorilla", "×)"} {
+			wants := append([]string{"×)"}, servers...)
+			if tc.scenario == "echo" {
+				wants = append(wants, "CPU/msg (µs)", "÷ floor")
+			}
+			for _, want := range wants {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("table lacks %q", want)
 				}
@@ -71,23 +84,33 @@ func TestScenariosTiny(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, k := range []string{"scenario", "server", "conns", "msg_bytes", "msgs_per_sec", "p50_us", "p99_us", "p999_us",
-				"server_cpu_seconds", "rss_bytes", "rss_marginal_bytes_per_conn", "errors", "rounds", "raw", "settings"} {
+				"server_cpu_seconds", "server_cpu_us_per_msg", "rss_bytes", "rss_marginal_bytes_per_conn", "errors", "rounds", "raw", "settings"} {
 				if _, ok := raw[0][k]; !ok {
 					t.Errorf("JSON object lacks %q", k)
 				}
 			}
-			if len(sums) != 2 {
-				t.Fatalf("want 2 results (wsloop, gorilla), got %d", len(sums))
+			if len(sums) != len(servers) {
+				t.Fatalf("want %d results (%s), got %d", len(servers), tc.servers, len(sums))
 			}
 			for _, s := range sums {
-				checkSummary(t, tc.name, tc.conns, s)
+				checkSummary(t, tc.scenario, tc.conns, s)
 			}
 			if sums[0].Ratio["rss_bytes"] != 1 {
 				t.Errorf("wsloop's ratio to itself = %v, want 1", sums[0].Ratio["rss_bytes"])
 			}
+			if tc.scenario == "echo" {
+				for _, s := range sums {
+					if r := s.RatioFloor[floorKey]; r <= 0 || s.Server == "floor" && r != 1 {
+						t.Errorf("%s: CPU/msg ratio to floor %v", s.Server, r)
+					}
+				}
+				if _, ok := raw[0]["ratio_to_floor"]; !ok {
+					t.Error("JSON object lacks ratio_to_floor")
+				}
+			}
 
 			pngs, _ := filepath.Glob(filepath.Join(charts, "*.png"))
-			_, want := metricsFor(tc.name)
+			_, want := metricsFor(tc.scenario)
 			if len(pngs) != len(want) {
 				t.Errorf("%d charts, want %d: %v", len(pngs), len(want), pngs)
 			}
@@ -128,8 +151,8 @@ func checkSummary(t *testing.T, scenario string, conns int, s summary) {
 		if s.MsgBytes != 64 || s.MsgsPerSec <= 0 || s.P50us <= 0 || s.P50us > s.P99us || s.P99us > s.P999us {
 			bad("echo figures: %d B, %v msgs/s, p50 %v p99 %v p999 %v", s.MsgBytes, s.MsgsPerSec, s.P50us, s.P99us, s.P999us)
 		}
-		if s.ServerCPU <= 0 || s.CPUPerMillion <= 0 {
-			bad("echo CPU: %v s, %v s per M msgs", s.ServerCPU, s.CPUPerMillion)
+		if s.ServerCPU <= 0 || s.CPUPerMillion <= 0 || math.Abs(s.CPUPerMsgUs-s.CPUPerMillion) > 1e-9*s.CPUPerMillion {
+			bad("echo CPU: %v s, %v s per M msgs, %v µs per msg", s.ServerCPU, s.CPUPerMillion, s.CPUPerMsgUs)
 		}
 	case "million":
 		if s.ServerProcs != 2 || s.LoadProcs != 2 || s.Raw[0].LoadProcs != 2 || s.Settings.Sysctls {
@@ -320,5 +343,62 @@ func TestFanoutTiny(t *testing.T) {
 	pngs, _ := filepath.Glob(filepath.Join(charts, "*.png"))
 	if _, want := metricsFor("fanout"); len(pngs) != 2*len(want) {
 		t.Errorf("%d charts, want %d", len(pngs), 2*len(want))
+	}
+}
+
+// TestEchoTableFloor checks the echo table's CPU per message and its
+// ratio to floor from made-up rounds: the column is there when floor ran,
+// "-" for a server without a successful round, absent without floor.
+func TestEchoTableFloor(t *testing.T) {
+	cfg := &config{servers: []string{"wsloop", "nbio", "floor"}, perLoad: 18000}
+	sp := spec{name: "echo", tag: "echo-64Bx1000-rate20000", conns: 1000, size: 64, rate: 20000, inflight: 1, serverProcs: 1}
+	rounds := []roundResult{
+		{Round: 1, Server: "wsloop", MsgsPerSec: 20000, CPUPerMsgUs: 30, CPUPerMillion: 30},
+		{Round: 1, Server: "nbio", Error: "server died"},
+		{Round: 1, Server: "floor", MsgsPerSec: 20000, CPUPerMsgUs: 12, CPUPerMillion: 12},
+	}
+	sums := summarize(sp, cfg, rounds, settings{})
+	if got := sums[0].RatioFloor[floorKey]; got != 2.5 {
+		t.Errorf("wsloop's CPU/msg ratio to floor = %v, want 2.5", got)
+	}
+	if sums[1].RatioFloor != nil || sums[2].RatioFloor[floorKey] != 1 {
+		t.Errorf("ratios to floor: nbio %v, floor %v", sums[1].RatioFloor, sums[2].RatioFloor)
+	}
+	var out bytes.Buffer
+	printTable(&out, sp, sums)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	t.Logf("\n%s", out.String())
+	if len(lines) < 5 || !strings.Contains(lines[0], "÷ floor") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+	// The columns are right-aligned: a cell ends where its header does.
+	hdr := []rune(lines[1])
+	end := func(h string) int {
+		i := strings.Index(lines[1], h)
+		if i < 0 {
+			t.Fatalf("no %q in the header %q", h, lines[1])
+		}
+		return len([]rune(lines[1][:i+len(h)]))
+	}
+	cpuEnd, floorEnd := end("CPU/msg (µs)"), end("÷ floor")
+	// ends reports whether the cell ending at column e of row reads want.
+	ends := func(row []rune, e int, want string) bool {
+		if len(row) != len(hdr) {
+			t.Fatalf("row %q is not as wide as the header", string(row))
+		}
+		return strings.HasSuffix(string(row[:e]), " "+want)
+	}
+	for i, want := range [][2]string{{"30.00 (1.00×)", "2.50×"}, {"-", "-"}, {"12.00 (0.40×)", "1.00×"}} {
+		if row := []rune(lines[2+i]); !ends(row, cpuEnd, want[0]) || !ends(row, floorEnd, want[1]) {
+			t.Errorf("row %q: want CPU/msg %q, ÷ floor %q", lines[2+i], want[0], want[1])
+		}
+	}
+
+	// Without floor: no column.
+	cfg.servers = []string{"wsloop", "nbio"}
+	out.Reset()
+	printTable(&out, sp, summarize(sp, cfg, rounds[:2], settings{}))
+	if strings.Contains(out.String(), "floor") {
+		t.Errorf("floor column without floor:\n%s", out.String())
 	}
 }
