@@ -16,9 +16,11 @@ import (
 // before the frame could be handed to the kernel.
 var ErrClosed = errors.New("wsloop: connection closed")
 
-// Conn.bits layout. The state and the flags are written only on the
-// connection's loop; the pause bits by the loop and the workers; bitClosing
-// from anywhere. They share one atomic word to keep an idle Conn small.
+// Conn.bits layout. The state and most flags are written on the
+// connection's loop; flagFailed and flagInflateFailed also by the worker
+// that fails a message; the pause bits by the loop and the workers;
+// bitClosing from anywhere. They share one atomic word (every change is
+// atomic) to keep an idle Conn small.
 const (
 	stateHandshake uint32 = iota // reading the HTTP request head
 	stateOpen                    // upgraded

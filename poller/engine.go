@@ -25,13 +25,13 @@ import (
 	"github.com/wsloop/wsloop/internal/workpool"
 )
 
-// ErrServerClosed is returned by Start and Serve after Stop.
+// ErrServerClosed is returned by Start after Shutdown.
 var ErrServerClosed = errors.New("wsloop: server closed")
 
 var errDraining = errors.New("wsloop: draining")
 
-// Engine is a WebSocket server on gnet. Create it with New; it serves one
-// address until Stop.
+// Engine is a WebSocket server on gnet. Create it with New; Start serves
+// one address until Shutdown.
 type Engine struct {
 	gnet.BuiltinEventEngine
 

@@ -103,7 +103,8 @@ type counters struct {
 	handlerNanos  atomic.Uint64
 }
 
-// loopCounters are written by one loop and read by Stats.
+// loopCounters are one loop's figures, read by Stats: written by that loop
+// only, except outQueued, which Send and Close add to from any goroutine.
 type loopCounters struct {
 	msgsIn, bytesIn   atomic.Uint64
 	msgsOut, bytesOut atomic.Uint64

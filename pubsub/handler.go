@@ -13,6 +13,14 @@ var _ server.Handler = (*Hub)(nil)
 // OnOpen implements server.Handler; a connection has no subscriptions yet.
 func (h *Hub) OnOpen(server.Conn) {}
 
+// HandlesOpen reports false: OnOpen does nothing, so the server skips it
+// (server.Events).
+func (h *Hub) HandlesOpen() bool { return false }
+
+// HandlesClose reports true: OnClose forgets the connection's
+// subscriptions.
+func (h *Hub) HandlesClose() bool { return true }
+
 // OnClose implements server.Handler: the connection's subscriptions end
 // (Forget).
 func (h *Hub) OnClose(c server.Conn, _ error) { h.Forget(c) }

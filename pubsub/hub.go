@@ -16,7 +16,9 @@ import (
 //	hub := pubsub.New()
 //	srv := server.New(hub, server.WithSubprotocols(pubsub.SubprotocolJSON, pubsub.SubprotocolBinary))
 //
-// Every method is safe from any goroutine.
+// Publish, Subscribe, Unsubscribe, Forget, Stats and Close are safe from
+// any goroutine; OnOpen, OnMessage and OnClose are the server's
+// (server.Handler: one connection's events in order, never concurrently).
 type Hub struct {
 	cfg    config
 	broker Broker

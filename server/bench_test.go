@@ -26,7 +26,7 @@ var edgeOptions = []server.Option{
 }
 
 // BenchmarkEcho measures one connection's round trips through the whole
-// server (event loop, decoder, mailbox, worker, Send, AsyncWrite) with a
+// server (event loop, decoder, mailbox, worker, Send, the loop's queue) with a
 // window of messages in flight, bare and with the edge features enabled
 // but unused. The client side allocates nothing, so allocs/op are the
 // server's per message.

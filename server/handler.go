@@ -58,18 +58,31 @@ func Echo() Handler {
 // adapter lets a Handler of this package serve the poller.
 type adapter struct{ h Handler }
 
-// HandlesOpen reports whether OnOpen does anything: a HandlerFuncs without
-// Open does not, and the server then skips the call (and its hand-off to
-// a worker) when a connection opens. Likewise HandlesClose.
-func (a adapter) HandlesOpen() bool {
-	f, ok := a.h.(HandlerFuncs)
-	return !ok || f.Open != nil
+// Events is what a Handler may also implement to say that its OnOpen or
+// OnClose does nothing: the server then skips the call, and a connection's
+// open (close) costs no hand-off to a worker. HandlerFuncs implements it
+// from its nil fields.
+type Events interface {
+	HandlesOpen() bool
+	HandlesClose() bool
 }
 
-// HandlesClose reports whether OnClose does anything (see HandlesOpen).
+// HandlesOpen reports whether f.Open is set.
+func (f HandlerFuncs) HandlesOpen() bool { return f.Open != nil }
+
+// HandlesClose reports whether f.Closed is set.
+func (f HandlerFuncs) HandlesClose() bool { return f.Closed != nil }
+
+// HandlesOpen asks the handler (see Events); without Events, yes.
+func (a adapter) HandlesOpen() bool {
+	ev, ok := a.h.(Events)
+	return !ok || ev.HandlesOpen()
+}
+
+// HandlesClose asks the handler (see Events); without Events, yes.
 func (a adapter) HandlesClose() bool {
-	f, ok := a.h.(HandlerFuncs)
-	return !ok || f.Closed != nil
+	ev, ok := a.h.(Events)
+	return !ok || ev.HandlesClose()
 }
 
 func (a adapter) OnOpen(c *poller.Conn)               { a.h.OnOpen(c) }

@@ -263,7 +263,7 @@ func (b *bench) startServers(sp spec, server, addr string) ([]*child, error) {
 				// work in the process) instead of WebSocket pings,
 				// which at the 30 s default cost 33,000 pings/s and
 				// their pongs; the peers send none at all.
-				args = append(args, "-loops", "1", "-workers", "1", "-ping-interval", "-1", "-keepalive", "2m")
+				args = append(args, "-loops", "1", "-workers", "1", "-ping-interval", "-1s", "-keepalive", "2m")
 			}
 		}
 		if sp.reuseport {
