@@ -127,17 +127,10 @@ func New(h Handler, cfg Config) *Engine {
 // P a worker readied by a loop waits for the runtime's sysmon to take the P
 // back, up to 10 ms, and tail latency grows by that much. A second P lets
 // the kernel schedule both; measured on one core at 20K msgs/s, p99 went
-// from 9-270 ms to about 1 ms.
+// from 9-270 ms to about 1 ms. With InlineHandlers nothing runs off the
+// loops, and GOMAXPROCS is left alone.
 func (e *Engine) Start(addr string) error {
-	// The clock is shared and only running engines' tickers advance it:
-	// bring it up to date before any connection reads it, or the first
-	// sweep would see a stale open time and take a fresh handshake for a
-	// timed-out one.
-	clk.advance()
-	if runtime.GOMAXPROCS(0) < 2 && !e.cfg.InlineHandlers {
-		runtime.GOMAXPROCS(2)
-		e.cfg.Logger.Info("raised GOMAXPROCS to 2 so that workers run while event loops wait")
-	}
+	e.boot()
 	lb := gnet.RoundRobin
 	if e.cfg.TLSConfig != nil {
 		// TLS connections are registered from outside the loops, which
@@ -187,6 +180,19 @@ func (e *Engine) Start(addr string) error {
 			return ErrServerClosed
 		}
 		return e.runErr
+	}
+}
+
+// boot prepares the process for serving, before gnet starts.
+func (e *Engine) boot() {
+	// The clock is shared and only running engines' tickers advance it:
+	// bring it up to date before any connection reads it, or the first
+	// sweep would see a stale open time and take a fresh handshake for a
+	// timed-out one.
+	clk.advance()
+	if runtime.GOMAXPROCS(0) < 2 && !e.cfg.InlineHandlers {
+		runtime.GOMAXPROCS(2)
+		e.cfg.Logger.Info("raised GOMAXPROCS to 2 so that workers run while event loops wait")
 	}
 }
 
