@@ -7,14 +7,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/internal/admit"
 	"github.com/wsloop/wsloop/internal/clientaddr"
-	"golang.org/x/time/rate"
 )
 
 // Errors reported to a Send's completion callback by the slow-consumer
@@ -44,28 +42,6 @@ var (
 	errRateLimit = errors.New("wsloop: upgrade rate limit reached")
 )
 
-// admission is the engine's handshake-time admission control: everything
-// here runs before a connection has any buffer or handler state.
-type admission struct {
-	origins  originList
-	upgrades *rate.Limiter // nil: no rate limit
-	slots    atomic.Int64  // connections holding a slot (flagAdmitted)
-	ipMu     sync.Mutex
-	perIP    map[netip.Addr]int32
-}
-
-func (a *admission) init(cfg *Config) {
-	a.origins = parseOrigins(cfg.Origins)
-	if cfg.UpgradeRate > 0 {
-		burst := cfg.UpgradeBurst
-		if burst <= 0 {
-			burst = max(1, int(cfg.UpgradeRate))
-		}
-		a.upgrades = rate.NewLimiter(rate.Limit(cfg.UpgradeRate), burst)
-	}
-	a.perIP = make(map[netip.Addr]int32)
-}
-
 // count records a handshake outcome.
 func (e *Engine) count(r UpgradeResult) { e.stats.upgrades[r].Add(1) }
 
@@ -88,7 +64,6 @@ func (e *Engine) trustedAddr(ip netip.Addr) bool {
 // false; when it admits, c holds a connection slot until it closes.
 func (c *Conn) admit(req *codec.Request) (act gnet.Action, ok bool) {
 	e := c.eng()
-	a := &e.admit
 	if e.cfg.ForwardedFor && e.trusted(c.remote) {
 		var xff []string
 		req.Headers(func(name, value string) bool {
@@ -104,58 +79,38 @@ func (c *Conn) admit(req *codec.Request) (act gnet.Action, ok bool) {
 			}
 		}
 	}
-	if !a.origins.allowed(req.Header("Origin")) {
+	if !e.admit.OriginAllowed(req.Header("Origin")) {
 		return c.refuse(UpgradeOrigin, fmt.Errorf("%w: %q", errOrigin, req.Header("Origin")), 403, nil, "403 Forbidden: origin not allowed\n"), false
 	}
-	if max := e.cfg.MaxConns; max > 0 {
-		if a.slots.Add(1) > int64(max) {
-			a.slots.Add(-1)
-			return c.refuse(UpgradeConnLimit, errConnLimit, 503, retryAfter, "503 Service Unavailable: connection limit reached\n"), false
-		}
-	} else {
-		a.slots.Add(1)
-	}
-	c.set(flagAdmitted)
-	if max := e.cfg.MaxConnsPerIP; max > 0 && c.remote != nil {
-		ip := addrOf(c.remote).Addr()
-		a.ipMu.Lock()
-		n := a.perIP[ip]
-		if n < int32(max) {
-			a.perIP[ip] = n + 1
-		}
-		a.ipMu.Unlock()
-		if n >= int32(max) {
-			c.release(false)
-			return c.refuse(UpgradeIPLimit, errIPLimit, 429, retryAfter, "429 Too Many Requests: too many connections from your address\n"), false
-		}
-	}
-	if a.upgrades != nil && !a.upgrades.Allow() {
-		c.release(true)
+	switch e.admit.Take(c.clientIP()) {
+	case admit.ConnLimit:
+		return c.refuse(UpgradeConnLimit, errConnLimit, 503, retryAfter, "503 Service Unavailable: connection limit reached\n"), false
+	case admit.IPLimit:
+		return c.refuse(UpgradeIPLimit, errIPLimit, 429, retryAfter, "429 Too Many Requests: too many connections from your address\n"), false
+	case admit.RateLimit:
 		return c.refuse(UpgradeRateLimit, errRateLimit, 503, retryAfter, "503 Service Unavailable: too many new connections, retry shortly\n"), false
 	}
+	c.set(flagAdmitted)
 	return gnet.None, true
 }
 
-// release gives back c's connection slot (and its per-IP count when
-// perIP is set); any goroutine, once per admitted connection.
-func (c *Conn) release(perIP bool) {
+// release gives back c's admission (its connection slot and per-IP
+// count); any goroutine, once per admitted connection.
+func (c *Conn) release() {
 	if !c.has(flagAdmitted) {
 		return
 	}
 	c.clear(flagAdmitted)
-	e := c.eng()
-	a := &e.admit
-	a.slots.Add(-1)
-	if perIP && e.cfg.MaxConnsPerIP > 0 && c.remote != nil {
-		ip := addrOf(c.remote).Addr()
-		a.ipMu.Lock()
-		if n := a.perIP[ip] - 1; n > 0 {
-			a.perIP[ip] = n
-		} else {
-			delete(a.perIP, ip)
-		}
-		a.ipMu.Unlock()
+	c.eng().admit.Release(c.clientIP())
+}
+
+// clientIP is the address the per-IP limit counts c under (the zero Addr
+// when unknown). c.remote is final once admission starts.
+func (c *Conn) clientIP() netip.Addr {
+	if c.remote == nil {
+		return netip.Addr{}
 	}
+	return addrOf(c.remote).Addr()
 }
 
 // authReply carries an auth hook's verdict back to the loop, through its
@@ -234,7 +189,7 @@ func (r *authReply) finish() {
 		e := c.eng()
 		e.count(UpgradeAuth)
 		e.logReject(c, r.status, r.err)
-		c.release(true)
+		c.release()
 		if c.linger() == gnet.Close {
 			_ = c.loop.el.Close(c.gc)
 		}
@@ -256,69 +211,4 @@ func addrOf(a *net.TCPAddr) netip.AddrPort {
 // tcpAddr returns ap as a *net.TCPAddr.
 func tcpAddr(ap netip.AddrPort) *net.TCPAddr {
 	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
-}
-
-// originList is the Origin allowlist (Config.Origins): full origins matched
-// exactly (RFC 6454 §6.2 serialization, case-insensitive), host names, and
-// "*.domain" patterns matching subdomains.
-type originList struct {
-	any      bool
-	exact    map[string]bool
-	hosts    map[string]bool
-	suffixes []string
-}
-
-func parseOrigins(patterns []string) originList {
-	var o originList
-	if len(patterns) == 0 {
-		o.any = true
-		return o
-	}
-	o.exact = make(map[string]bool)
-	o.hosts = make(map[string]bool)
-	for _, p := range patterns {
-		p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "/"))
-		switch {
-		case p == "*":
-			o.any = true
-		case strings.Contains(p, "://"):
-			o.exact[p] = true
-		case strings.HasPrefix(p, "*."):
-			o.suffixes = append(o.suffixes, p[1:])
-		case p != "":
-			o.hosts[p] = true
-		}
-	}
-	return o
-}
-
-// allowed reports whether a request with this Origin may upgrade. Requests
-// without one come from non-browser clients, which could send any Origin
-// they like anyway: the check protects browsers' users from other sites
-// (RFC 6455 §10.2), so they pass.
-func (o *originList) allowed(origin string) bool {
-	if o.any || origin == "" {
-		return true
-	}
-	origin = strings.ToLower(origin)
-	if o.exact[origin] {
-		return true
-	}
-	_, hostport, ok := strings.Cut(origin, "://")
-	if !ok {
-		return false
-	}
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	if o.hosts[host] {
-		return true
-	}
-	for _, s := range o.suffixes {
-		if len(host) > len(s) && strings.HasSuffix(host, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/internal/admit"
 	"github.com/wsloop/wsloop/internal/workpool"
 )
 
@@ -68,7 +69,7 @@ type Engine struct {
 	trim     trimmer // ticker goroutine, and event loops for opened
 
 	stats counters
-	admit admission
+	admit *admit.Gate
 	tls   tlsListener
 }
 
@@ -103,7 +104,7 @@ func New(h Handler, cfg Config) *Engine {
 		e.onOpen, e.onClose = ev.HandlesOpen(), ev.HandlesClose()
 	}
 	e.stats.handlerCounts = make([]atomic.Uint64, len(HandlerBuckets))
-	e.admit.init(&e.cfg)
+	e.admit = admit.New(admit.Limits{Origins: cfg.Origins, MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, UpgradeRate: cfg.UpgradeRate, UpgradeBurst: cfg.UpgradeBurst})
 	if len(cfg.Subprotocols) > 0 {
 		protos := cfg.Subprotocols
 		e.upgrader.Protocol = func(p []byte) bool {

@@ -58,7 +58,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	wasOpen := c.has(flagOpened)
 	c.setState(stateClosed)
 	c.set(bitClosing)
-	c.release(true)
+	c.release()
 	c.loop.dropLimiter(c)
 	c.loop.dropMembers(c)
 	if d := c.loop.takeDecoder(c); d != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/wsloop/wsloop/codec"
+	"github.com/wsloop/wsloop/internal/admit"
 )
 
 // Errors the sweeps close connections with.
@@ -32,7 +33,7 @@ type loop struct {
 	heads     map[*Conn]codec.HeadScanner
 	decoders  map[*Conn]*codec.Decoder
 	closeErrs map[*Conn]*codec.CloseError
-	limits    map[*Conn]*inLimit
+	limits    map[*Conn]*admit.Inbound
 
 	// Upgrade negotiation state, reset for each handshake.
 	negotiation negotiation

@@ -1034,7 +1034,7 @@ func TestAPIShutdownInFlight(t *testing.T) {
 		defer cancel()
 		done <- srv.Shutdown(ctx)
 	}()
-	time.Sleep(100 * time.Millisecond) // Shutdown is under way
+	waitFor(t, 5*time.Second, "Shutdown under way", srv.Draining)
 	gate.release()
 	err := recv(t, sendErr, readTimeout, "the handler's Send")
 

@@ -58,7 +58,8 @@ type Mailbox[T any] struct {
 	scheduled bool         // on the run queue or being drained; guarded by mu
 	pending   atomic.Int32 // pushed and not yet finished (queued + in flight)
 	weight    atomic.Int64 // their weights
-	next      *Mailbox[T]  // run-queue link; guarded by the Pool's mutex
+	next      *Mailbox[T]  // run-queue link; guarded by its shard's mutex
+	shard     int          // the run queue it goes on (its Box's shard)
 }
 
 type node[T any] struct {
