@@ -22,8 +22,8 @@ func TestTLSAndHeaders(t *testing.T) {
 	}
 	var gotHeader atomic.Value
 	srv := server.New(server.HandlerFuncs{
-		Open:    func(c server.Conn) { gotHeader.Store(c.Request().Header("X-Token")) },
-		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
+		Open:    func(c *server.Conn) { gotHeader.Store(c.Request().Header("X-Token")) },
+		Message: func(c *server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
 	}, server.WithTLS("127.0.0.1:0", pki.Server))
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -127,6 +127,14 @@ func (c *Conn) open(x connExt, deflate flateMode) {
 	e.count(UpgradeAccepted)
 	switch {
 	case !e.onOpen:
+		// No OnOpen to lend the request to: keep what the connection
+		// carries for good (the subprotocol, the auth identity).
+		if !e.cfg.KeepRequest {
+			x.req = codec.Request{}
+		}
+		if !x.empty() {
+			c.ext.Store(&x)
+		}
 	case e.cfg.InlineHandlers:
 		e.runInline(&task{c: c, kind: taskOpen, open: x})
 	default:

@@ -11,7 +11,7 @@ import (
 var _ server.Handler = (*Hub)(nil)
 
 // OnOpen implements server.Handler; a connection has no subscriptions yet.
-func (h *Hub) OnOpen(server.Conn) {}
+func (h *Hub) OnOpen(*server.Conn) {}
 
 // HandlesOpen reports false: OnOpen does nothing, so the server skips it
 // (server.Events).
@@ -23,11 +23,11 @@ func (h *Hub) HandlesClose() bool { return true }
 
 // OnClose implements server.Handler: the connection's subscriptions end
 // (Forget).
-func (h *Hub) OnClose(c server.Conn, _ error) { h.Forget(c) }
+func (h *Hub) OnClose(c *server.Conn, _ error) { h.Forget(c) }
 
 // OnMessage implements server.Handler: it serves one request of the wire
 // protocol and answers it.
-func (h *Hub) OnMessage(c server.Conn, m server.Message) {
+func (h *Hub) OnMessage(c *server.Conn, m server.Message) {
 	var req request
 	if m.Type != server.Text {
 		h.fail(c, nil, "bad_request", "requests are JSON text messages")
@@ -57,7 +57,7 @@ func (h *Hub) OnMessage(c server.Conn, m server.Message) {
 	}
 }
 
-func (h *Hub) serveSubscribe(c server.Conn, req *request) {
+func (h *Hub) serveSubscribe(c *server.Conn, req *request) {
 	var o SubscribeOptions
 	o.Conflate = req.Conflate
 	if req.Since != nil {
@@ -85,7 +85,7 @@ func (h *Hub) serveSubscribe(c server.Conn, req *request) {
 
 // fail answers an invalid request with an error message and closes the
 // connection with 1008 once it has sent too many.
-func (h *Hub) fail(c server.Conn, id json.RawMessage, code, msg string) {
+func (h *Hub) fail(c *server.Conn, id json.RawMessage, code, msg string) {
 	if code == "unavailable" {
 		_ = c.Send(server.Text, appendError(nil, id, code, msg), nil)
 		return // the server's fault, not the client's

@@ -27,7 +27,7 @@ type Hub struct {
 	topics map[string]*topic
 	closed bool
 
-	sessions sync.Map // server.Conn → *session
+	sessions sync.Map // *server.Conn → *session
 	stats    counters
 }
 

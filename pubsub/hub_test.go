@@ -270,10 +270,10 @@ func TestHubProtocolErrors(t *testing.T) {
 // TestHubGoAPI: Subscribe from a Handler of one's own.
 func TestHubGoAPI(t *testing.T) {
 	hub := pubsub.New()
-	opened := make(chan server.Conn, 1)
+	opened := make(chan *server.Conn, 1)
 	h := server.HandlerFuncs{
-		Open:   func(c server.Conn) { opened <- c },
-		Closed: func(c server.Conn, _ error) { hub.Forget(c) },
+		Open:   func(c *server.Conn) { opened <- c },
+		Closed: func(c *server.Conn, _ error) { hub.Forget(c) },
 	}
 	srv := server.New(h, server.WithSubprotocols(pubsub.SubprotocolJSON))
 	if err := srv.Start("127.0.0.1:0"); err != nil {

@@ -60,7 +60,7 @@ type subscription struct {
 	m *server.Member
 }
 
-func (h *Hub) session(c server.Conn, create bool) *session {
+func (h *Hub) session(c *server.Conn, create bool) *session {
 	if s, ok := h.sessions.Load(c); ok {
 		return s.(*session)
 	}
@@ -79,13 +79,13 @@ func (h *Hub) session(c server.Conn, create bool) *session {
 // With a NATS broker, a first subscription to a topic or a recovery
 // beyond the hub's ring asks NATS, holding up that topic's deliveries
 // meanwhile.
-func (h *Hub) Subscribe(c server.Conn, topic string, o SubscribeOptions) (Position, Recovery, error) {
+func (h *Hub) Subscribe(c *server.Conn, topic string, o SubscribeOptions) (Position, Recovery, error) {
 	return h.subscribe(c, topic, o, false, nil)
 }
 
 // subscribe is Subscribe that, if answer, sends the protocol's
 // "subscribed" (with id) ahead of everything else.
-func (h *Hub) subscribe(c server.Conn, name string, o SubscribeOptions, answer bool, id json.RawMessage) (Position, Recovery, error) {
+func (h *Hub) subscribe(c *server.Conn, name string, o SubscribeOptions, answer bool, id json.RawMessage) (Position, Recovery, error) {
 	if !ValidTopic(name) {
 		return Position{}, RecoveryNone, ErrBadTopic
 	}
@@ -189,13 +189,13 @@ func (t *topic) recover(since Position) (Recovery, []Message) {
 }
 
 // Unsubscribe ends c's subscription to topic. Call it as Subscribe.
-func (h *Hub) Unsubscribe(c server.Conn, topic string) error {
+func (h *Hub) Unsubscribe(c *server.Conn, topic string) error {
 	return h.unsubscribe(c, topic, nil)
 }
 
 // unsubscribe is Unsubscribe that sends answer after the subscription's
 // last message.
-func (h *Hub) unsubscribe(c server.Conn, name string, answer []byte) error {
+func (h *Hub) unsubscribe(c *server.Conn, name string, answer []byte) error {
 	s := h.session(c, false)
 	if s == nil || s.subs[name] == nil {
 		return ErrNotSubscribed
@@ -223,7 +223,7 @@ func (h *Hub) drop(sub *subscription, last []byte) {
 // Forget ends every subscription of c. The Hub's own OnClose calls it; a
 // program that routes a connection's events through its own Handler and
 // uses Subscribe must call it when the connection closes.
-func (h *Hub) Forget(c server.Conn) {
+func (h *Hub) Forget(c *server.Conn) {
 	v, ok := h.sessions.LoadAndDelete(c)
 	if !ok {
 		return

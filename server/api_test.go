@@ -157,7 +157,7 @@ type closeLog struct {
 	errs map[string][]error
 }
 
-func (l *closeLog) add(c server.Conn, err error) {
+func (l *closeLog) add(c *server.Conn, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.errs == nil {
@@ -210,7 +210,7 @@ func TestAPISendCompletion(t *testing.T) {
 	)
 	payload := bytes.Repeat([]byte("x"), 1024)
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			switch string(m.Data) {
 			case "send":
 				err := c.Send(server.Text, []byte("reply"), func(err error) {
@@ -363,7 +363,7 @@ func TestAPIConnClose(t *testing.T) {
 	results := make(chan result, 2)
 	var closes closeLog
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			if string(m.Data) != "close me" {
 				_ = c.Send(m.Type, m.Data, nil)
 				return
@@ -421,7 +421,7 @@ func TestAPIConnClose(t *testing.T) {
 func TestAPIHandlerPanic(t *testing.T) {
 	var closes closeLog
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			if string(m.Data) == "panic" {
 				panic("handler bug")
 			}
@@ -591,7 +591,7 @@ func TestAPIRequest(t *testing.T) {
 			msgs := make(chan reqSnap, 1)
 			values := make(chan any, 2)
 			h := server.HandlerFuncs{
-				Open: func(c server.Conn) {
+				Open: func(c *server.Conn) {
 					s := snapRequest(c.Request())
 					c.SetValue(&userValue{user: s.user})
 					// The request stays readable after SetValue.
@@ -601,12 +601,12 @@ func TestAPIRequest(t *testing.T) {
 					}
 					opens <- s
 				},
-				Message: func(c server.Conn, m server.Message) {
+				Message: func(c *server.Conn, m server.Message) {
 					msgs <- snapRequest(c.Request())
 					values <- c.Value()
 					_ = c.Send(m.Type, m.Data, nil)
 				},
-				Closed: func(c server.Conn, err error) { values <- c.Value() },
+				Closed: func(c *server.Conn, err error) { values <- c.Value() },
 			}
 			_, addr := startAPI(t, h, server.WithKeepRequest(keep))
 			c := dialRequest(t, addr, "/chat/room%201?user=alice&tag=a&tag=b",
@@ -652,7 +652,7 @@ func equalSnap(a, b reqSnap) bool {
 func TestAPIOnCloseError(t *testing.T) {
 	var closes closeLog
 	_, addr := startAPI(t, server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
+		Message: func(c *server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
 		Closed:  closes.add,
 	})
 	cases := []struct {
@@ -731,7 +731,7 @@ func TestAPIOrderingAndConcurrency(t *testing.T) {
 		next   int // touched by this connection's callbacks only
 	}
 	var (
-		tracks sync.Map // server.Conn -> *track
+		tracks sync.Map // *server.Conn -> *track
 		closed atomic.Int32
 		errMu  sync.Mutex
 		errs   []string
@@ -747,7 +747,7 @@ func TestAPIOrderingAndConcurrency(t *testing.T) {
 		}
 	}
 	h := server.HandlerFuncs{
-		Open: func(c server.Conn) {
+		Open: func(c *server.Conn) {
 			tr := new(track)
 			if _, loaded := tracks.LoadOrStore(c, tr); loaded {
 				report("OnOpen not first, or twice, for %v", c.RemoteAddr())
@@ -757,7 +757,7 @@ func TestAPIOrderingAndConcurrency(t *testing.T) {
 			defer tr.active.Add(-1)
 			time.Sleep(time.Millisecond) // widen the window for overlaps
 		},
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			v, ok := tracks.Load(c)
 			if !ok {
 				report("OnMessage before OnOpen for %v", c.RemoteAddr())
@@ -777,7 +777,7 @@ func TestAPIOrderingAndConcurrency(t *testing.T) {
 				report("Send: %v", err)
 			}
 		},
-		Closed: func(c server.Conn, err error) {
+		Closed: func(c *server.Conn, err error) {
 			v, ok := tracks.Load(c)
 			if !ok {
 				report("OnClose without OnOpen for %v", c.RemoteAddr())
@@ -883,7 +883,7 @@ func TestAPIWorkerLimit(t *testing.T) {
 	gate := newReleaser(t)
 	var active, peak, handled atomic.Int32
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			n := active.Add(1)
 			for {
 				p := peak.Load()
@@ -941,7 +941,7 @@ func TestAPIMailboxBackpressure(t *testing.T) {
 	var first atomic.Bool
 	var closes closeLog
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			if first.CompareAndSwap(false, true) {
 				started <- struct{}{}
 				gate.wait()
@@ -978,7 +978,7 @@ func TestAPIInboundBufferLimit(t *testing.T) {
 	gate := newReleaser(t)
 	var closes closeLog
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) { gate.wait() },
+		Message: func(c *server.Conn, m server.Message) { gate.wait() },
 		Closed:  closes.add,
 	}
 	_, addr := startAPI(t, h, server.WithMaxInboundBuffer(64<<10))
@@ -1013,7 +1013,7 @@ func TestAPIShutdownInFlight(t *testing.T) {
 	started := make(chan struct{}, 1)
 	sendErr := make(chan error, 1)
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			if string(m.Data) == "slow" {
 				started <- struct{}{}
 				gate.wait()

@@ -8,43 +8,58 @@ import (
 	"github.com/wsloop/wsloop/poller"
 )
 
-// Conn is one WebSocket connection as a Handler sees it. Every method is
-// safe from any goroutine.
-type Conn interface {
-	// Send queues a data message, compressed when permessage-deflate was
-	// negotiated and the message is long enough. p is copied before Send
-	// returns. Messages reach the peer in the order of the Send calls on
-	// this connection. done, if not nil, is called exactly once, on the
-	// event loop (it must not block): with nil when the frame was written
-	// or buffered for the socket, ErrDropped when the slow-consumer policy
-	// dropped it, ErrSlowConsumer when the connection was closed as a slow
-	// consumer, or ErrClosed when the connection went away first. If Send
-	// returns an error, done is not called.
-	Send(t MessageType, p []byte, done func(error)) error
-	// Close queues a close frame (after everything already sent), waits
-	// for the peer's close frame up to the close timeout, and closes TCP.
-	// Code 0 sends an empty close body; reason is cut to 123 bytes. A second
-	// Close, or Send after Close, returns ErrClosed.
-	Close(code StatusCode, reason string) error
-	// RemoteAddr is the peer's address.
-	RemoteAddr() net.Addr
-	// Request is the upgrade request (path, query, headers, cookies)
-	// while OnOpen runs; afterwards it is nil unless the server was built
-	// WithKeepRequest(true). Copy what you need in OnOpen (SetValue).
-	Request() *Request
-	// Value returns the user value set with SetValue, or nil.
-	Value() any
-	// SetValue attaches a user value to the connection.
-	SetValue(v any)
-	// Subprotocol is the subprotocol negotiated in the upgrade, or "".
-	Subprotocol() string
-	// Identity is what the auth hook (WithAuth) attached, or nil.
-	Identity() any
-	// Compressed reports whether permessage-deflate was negotiated.
-	Compressed() bool
+// Conn is one WebSocket connection. Handlers receive it, and it stays
+// valid (its methods return ErrClosed) after the connection closed; it may
+// be kept, compared and used as a map key. Every method is safe from any
+// goroutine.
+type Conn poller.Conn
+
+// conn is c as the engine knows it (the same memory).
+func (c *Conn) conn() *poller.Conn { return (*poller.Conn)(c) }
+
+// Send queues a data message, compressed when permessage-deflate was
+// negotiated and the message is long enough, on the connection's event
+// loop, behind everything queued for it before (Sends, Group messages).
+// p is copied before Send returns. Messages reach the peer in the order
+// of the Send calls on this connection. done, if not nil, is called
+// exactly once, on the event loop (it must not block): with nil when the
+// frame was written or buffered for the socket, ErrDropped when the
+// slow-consumer policy dropped it, ErrSlowConsumer when the connection was
+// closed as a slow consumer, or ErrClosed when the connection went away
+// first. If Send returns an error, done is not called.
+func (c *Conn) Send(t MessageType, p []byte, done func(error)) error {
+	return c.conn().Send(t, p, done)
 }
 
-var _ Conn = (*poller.Conn)(nil)
+// Close queues a close frame (after everything already sent), waits for
+// the peer's close frame up to the close timeout, and closes TCP (RFC 6455
+// §7.1.2). Code 0 sends an empty close body; reason is cut to 123 bytes. A
+// second Close, or Send after Close, returns ErrClosed.
+func (c *Conn) Close(code StatusCode, reason string) error { return c.conn().Close(code, reason) }
+
+// RemoteAddr is the peer's address: the client's, behind a trusted proxy
+// (WithProxyProtocol, WithForwardedFor).
+func (c *Conn) RemoteAddr() net.Addr { return c.conn().RemoteAddr() }
+
+// Request is the upgrade request (path, query, headers, cookies) while
+// OnOpen runs; afterwards it is nil unless the server was built
+// WithKeepRequest(true). Copy what you need in OnOpen (SetValue).
+func (c *Conn) Request() *Request { return c.conn().Request() }
+
+// Value returns the user value set with SetValue, or nil.
+func (c *Conn) Value() any { return c.conn().Value() }
+
+// SetValue attaches a user value to the connection.
+func (c *Conn) SetValue(v any) { c.conn().SetValue(v) }
+
+// Subprotocol is the subprotocol negotiated in the upgrade, or "".
+func (c *Conn) Subprotocol() string { return c.conn().Subprotocol() }
+
+// Identity is what the auth hook (WithAuth) attached, or nil.
+func (c *Conn) Identity() any { return c.conn().Identity() }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool { return c.conn().Compressed() }
 
 // Types shared with the lower layers.
 type (

@@ -369,12 +369,12 @@ func newEdgeHandler() *edgeHandler {
 	}
 }
 
-func connID(c server.Conn) string {
+func connID(c *server.Conn) string {
 	id, _ := c.Value().(string)
 	return id
 }
 
-func (h *edgeHandler) OnOpen(c server.Conn) {
+func (h *edgeHandler) OnOpen(c *server.Conn) {
 	id := c.Request().Query().Get("id")
 	c.SetValue(id)
 	info := openInfo{proto: c.Subprotocol(), identity: c.Identity(), compressed: c.Compressed()}
@@ -386,7 +386,7 @@ func (h *edgeHandler) OnOpen(c server.Conn) {
 	h.mu.Unlock()
 }
 
-func (h *edgeHandler) OnMessage(c server.Conn, m server.Message) {
+func (h *edgeHandler) OnMessage(c *server.Conn, m server.Message) {
 	var n, size int
 	if m.Type == server.Text {
 		if k, _ := fmt.Sscanf(string(m.Data), "flood %d %d", &n, &size); k == 2 {
@@ -405,7 +405,7 @@ func (h *edgeHandler) OnMessage(c server.Conn, m server.Message) {
 	_ = c.Send(m.Type, m.Data, nil)
 }
 
-func (h *edgeHandler) flood(c server.Conn, n, size int, lean, paced bool) {
+func (h *edgeHandler) flood(c *server.Conn, n, size int, lean, paced bool) {
 	f := new(floodLog)
 	if !lean {
 		f.results = make(map[int]error)
@@ -447,7 +447,7 @@ func (h *edgeHandler) flood(c server.Conn, n, size int, lean, paced bool) {
 	f.mu.Unlock()
 }
 
-func (h *edgeHandler) OnClose(c server.Conn, err error) {
+func (h *edgeHandler) OnClose(c *server.Conn, err error) {
 	h.mu.Lock()
 	h.closes[connID(c)] = err
 	h.mu.Unlock()

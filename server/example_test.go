@@ -10,12 +10,12 @@ import (
 // shout is the README's example handler.
 type shout struct{}
 
-func (shout) OnOpen(c server.Conn) {
+func (shout) OnOpen(c *server.Conn) {
 	// The request (path, query, headers) is available during OnOpen.
 	c.SetValue(c.Request().Query().Get("name"))
 }
 
-func (shout) OnMessage(c server.Conn, m server.Message) {
+func (shout) OnMessage(c *server.Conn, m server.Message) {
 	// m.Data is valid until OnMessage returns; Send copies it.
 	reply := strings.ToUpper(string(m.Data)) + ", " + c.Value().(string)
 	_ = c.Send(server.Text, []byte(reply), func(err error) {
@@ -25,7 +25,7 @@ func (shout) OnMessage(c server.Conn, m server.Message) {
 	})
 }
 
-func (shout) OnClose(c server.Conn, err error) { log.Printf("%v closed: %v", c.RemoteAddr(), err) }
+func (shout) OnClose(c *server.Conn, err error) { log.Printf("%v closed: %v", c.RemoteAddr(), err) }
 
 // Example serves the shout handler until the process is stopped.
 func Example() {

@@ -37,14 +37,10 @@ func (g *Group) Publish(t MessageType, p []byte, key string) { g.f.Publish(t, p,
 
 // Join adds c to the group, after sending it first (in order). With
 // conflate, keyed messages are conflated while c is behind. It returns nil
-// if c is closing or closed, or is not a connection of a Server. Each
+// if c is closing or closed. Each
 // Outgoing's Data is copied. Safe from any goroutine.
-func (g *Group) Join(c Conn, conflate bool, first ...Outgoing) *Member {
-	pc, ok := c.(*poller.Conn)
-	if !ok {
-		return nil
-	}
-	m := g.f.Join(pc, conflate, first...)
+func (g *Group) Join(c *Conn, conflate bool, first ...Outgoing) *Member {
+	m := g.f.Join(c.conn(), conflate, first...)
 	if m == nil {
 		return nil
 	}

@@ -9,40 +9,40 @@ import "github.com/wsloop/wsloop/poller"
 // once. Different connections' events run in parallel.
 type Handler interface {
 	// OnOpen is called once the upgrade completed.
-	OnOpen(c Conn)
+	OnOpen(c *Conn)
 	// OnMessage is called for each complete message. m.Data is valid only
 	// until OnMessage returns; copy it to keep it.
-	OnMessage(c Conn, m Message)
+	OnMessage(c *Conn, m Message)
 	// OnClose is called once, after the last OnMessage, when the connection
 	// has ended. err is a *CloseError (see CloseError).
-	OnClose(c Conn, err error)
+	OnClose(c *Conn, err error)
 }
 
 // HandlerFuncs is a Handler built from functions; nil fields do nothing,
 // and cost nothing: without Open (Closed), a connection's open (close)
 // involves no worker at all.
 type HandlerFuncs struct {
-	Open    func(c Conn)
-	Message func(c Conn, m Message)
-	Closed  func(c Conn, err error)
+	Open    func(c *Conn)
+	Message func(c *Conn, m Message)
+	Closed  func(c *Conn, err error)
 }
 
 // OnOpen calls f.Open if set.
-func (f HandlerFuncs) OnOpen(c Conn) {
+func (f HandlerFuncs) OnOpen(c *Conn) {
 	if f.Open != nil {
 		f.Open(c)
 	}
 }
 
 // OnMessage calls f.Message if set.
-func (f HandlerFuncs) OnMessage(c Conn, m Message) {
+func (f HandlerFuncs) OnMessage(c *Conn, m Message) {
 	if f.Message != nil {
 		f.Message(c, m)
 	}
 }
 
 // OnClose calls f.Closed if set.
-func (f HandlerFuncs) OnClose(c Conn, err error) {
+func (f HandlerFuncs) OnClose(c *Conn, err error) {
 	if f.Closed != nil {
 		f.Closed(c, err)
 	}
@@ -50,7 +50,7 @@ func (f HandlerFuncs) OnClose(c Conn, err error) {
 
 // Echo returns a Handler that sends every message back with its type.
 func Echo() Handler {
-	return HandlerFuncs{Message: func(c Conn, m Message) {
+	return HandlerFuncs{Message: func(c *Conn, m Message) {
 		_ = c.Send(m.Type, m.Data, nil)
 	}}
 }
@@ -85,6 +85,6 @@ func (a adapter) HandlesClose() bool {
 	return !ok || ev.HandlesClose()
 }
 
-func (a adapter) OnOpen(c *poller.Conn)               { a.h.OnOpen(c) }
-func (a adapter) OnMessage(c *poller.Conn, m Message) { a.h.OnMessage(c, m) }
-func (a adapter) OnClose(c *poller.Conn, err error)   { a.h.OnClose(c, err) }
+func (a adapter) OnOpen(c *poller.Conn)               { a.h.OnOpen((*Conn)(c)) }
+func (a adapter) OnMessage(c *poller.Conn, m Message) { a.h.OnMessage((*Conn)(c), m) }
+func (a adapter) OnClose(c *poller.Conn, err error)   { a.h.OnClose((*Conn)(c), err) }

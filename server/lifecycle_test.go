@@ -21,9 +21,9 @@ import (
 func TestOpenClosePairUnderResets(t *testing.T) {
 	var opens, closes atomic.Int64
 	h := server.HandlerFuncs{
-		Open:    func(server.Conn) { opens.Add(1) },
-		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
-		Closed:  func(server.Conn, error) { closes.Add(1) },
+		Open:    func(*server.Conn) { opens.Add(1) },
+		Message: func(c *server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
+		Closed:  func(*server.Conn, error) { closes.Add(1) },
 	}
 	srv, addr := startAPI(t, h)
 	key := newKey()
@@ -75,7 +75,7 @@ func TestShutdownWithinContext(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	entered := make(chan struct{}, 1)
-	h := server.HandlerFuncs{Message: func(server.Conn, server.Message) {
+	h := server.HandlerFuncs{Message: func(*server.Conn, server.Message) {
 		entered <- struct{}{}
 		<-release
 	}}

@@ -26,11 +26,11 @@ type Server struct {
 
 // New returns a server that calls h for every connection.
 func New(h Handler, opts ...Option) *Server {
-	var cfg poller.Config
+	var cfg Config
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Server{eng: poller.New(adapter{h}, cfg)}
+	return &Server{eng: poller.New(adapter{h}, poller.Config(cfg))}
 }
 
 // Start binds addr ("host:port"; port 0 picks one) and serves in the

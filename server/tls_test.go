@@ -158,15 +158,15 @@ type closeRecorder struct {
 
 func newCloseRecorder() *closeRecorder { return &closeRecorder{closed: make(chan error, 16)} }
 
-func (h *closeRecorder) OnOpen(c server.Conn) {
+func (h *closeRecorder) OnOpen(c *server.Conn) {
 	h.mu.Lock()
 	h.remote = append(h.remote, c.RemoteAddr().String())
 	h.mu.Unlock()
 }
 
-func (h *closeRecorder) OnMessage(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) }
+func (h *closeRecorder) OnMessage(c *server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) }
 
-func (h *closeRecorder) OnClose(_ server.Conn, err error) { h.closed <- err }
+func (h *closeRecorder) OnClose(_ *server.Conn, err error) { h.closed <- err }
 
 // closeCode waits for the next OnClose and returns its code.
 func (h *closeRecorder) closeCode(t testing.TB) ws.StatusCode {
@@ -346,7 +346,7 @@ func TestTLSStalledReader(t *testing.T) {
 	cfg, roots := wssCA(t)
 	closed := make(chan error, 1)
 	h := server.HandlerFuncs{
-		Message: func(c server.Conn, m server.Message) {
+		Message: func(c *server.Conn, m server.Message) {
 			chunk := make([]byte, 256<<10)
 			for range 32 {
 				if c.Send(server.Binary, chunk, nil) != nil {
@@ -359,7 +359,7 @@ func TestTLSStalledReader(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			_ = c.Close(server.StatusNormalClosure, "")
 		},
-		Closed: func(_ server.Conn, err error) { closed <- err },
+		Closed: func(_ *server.Conn, err error) { closed <- err },
 	}
 	const closeTimeout = 200 * time.Millisecond
 	_, addr := startWSS(t, h, cfg, server.WithMaxOutbound(-1, server.SlowClose), server.WithCloseTimeout(closeTimeout))

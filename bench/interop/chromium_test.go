@@ -26,8 +26,8 @@ func TestChromium(t *testing.T) {
 	}
 	result := make(chan string, 1)
 	srv := server.New(server.HandlerFuncs{
-		Open: func(c server.Conn) { c.SetValue(c.Request().Path()) },
-		Message: func(c server.Conn, m server.Message) {
+		Open: func(c *server.Conn) { c.SetValue(c.Request().Path()) },
+		Message: func(c *server.Conn, m server.Message) {
 			if c.Value() != "/report" {
 				_ = c.Send(m.Type, m.Data, nil)
 				return

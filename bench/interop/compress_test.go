@@ -71,13 +71,13 @@ func startCompressServer(t *testing.T, level, min int) *compressServer {
 	t.Helper()
 	cs := &compressServer{compressed: make(chan bool, 16)}
 	srv := server.New(server.HandlerFuncs{
-		Open: func(c server.Conn) {
+		Open: func(c *server.Conn) {
 			select {
 			case cs.compressed <- c.Compressed():
 			default:
 			}
 		},
-		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
+		Message: func(c *server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
 	}, server.WithCompression(level, min), server.WithMaxMessageSize(maxMessage))
 	serve(t, srv)
 	cs.addr = srv.Addr()

@@ -49,9 +49,9 @@ func startProxyBackend(t *testing.T, opts ...server.Option) *proxyBackend {
 	t.Helper()
 	b := &proxyBackend{opened: make(chan net.Addr, 16), closed: make(chan error, 16)}
 	srv := server.New(server.HandlerFuncs{
-		Open:    func(c server.Conn) { b.opened <- c.RemoteAddr() },
-		Message: func(c server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
-		Closed:  func(c server.Conn, err error) { b.closed <- err },
+		Open:    func(c *server.Conn) { b.opened <- c.RemoteAddr() },
+		Message: func(c *server.Conn, m server.Message) { _ = c.Send(m.Type, m.Data, nil) },
+		Closed:  func(c *server.Conn, err error) { b.closed <- err },
 	}, opts...)
 	serve(t, srv)
 	b.addr = srv.Addr()
