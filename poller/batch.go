@@ -1,6 +1,10 @@
 package poller
 
-import "github.com/gobwas/ws"
+import (
+	"sync"
+
+	"github.com/gobwas/ws"
+)
 
 // entryKind says what a connection's pending entry is.
 type entryKind uint8
@@ -10,18 +14,36 @@ const (
 	entryReject  = entryKind(outReject) // a Send refused over the cap
 	entryClose   = entryKind(outClose)  // our close frame
 	entryControl = entryKind(iota + 8)  // a control frame from the loop (a pong)
+	entryDropped                        // dropped by the slow-consumer policy
 )
 
-// entry is one frame pending for a connection in a batch.
+// entry is one frame pending for a connection in a batch. It is small
+// (fan-out puts one per member per publication in a batch, and the GC
+// scans what the batch keeps): what only Sends with a callback and close
+// frames need lives in x.
 type entry struct {
-	kind    entryKind
-	counted bool // its bytes are counted in the connection's outq
-	then    closeThen
-	code    ws.StatusCode
-	fr      *Frame // one reference, the entry's; nil for a reject
-	done    func(error)
-	why     string
-	err     error // the outcome, reported to done after the write
+	fr   *Frame    // one reference, the entry's; nil for a reject
+	x    *entryExt // nil unless the entry has a callback or is a close frame
+	n    int32     // bytes counted in the connection's outq (Send, Close)
+	kind entryKind
+}
+
+// entryExt is the rest of an entry from Send or Close.
+type entryExt struct {
+	done func(error)
+	err  error // the outcome, reported to done after the write
+	then closeThen
+	code ws.StatusCode
+	why  string
+}
+
+var entryExts = sync.Pool{New: func() any { return new(entryExt) }}
+
+// fail records err as the entry's outcome, unless it has one.
+func (en *entry) fail(err error) {
+	if en.x != nil && en.x.err == nil {
+		en.x.err = err
+	}
 }
 
 // batch collects, on the loop, the frames each connection is to receive
@@ -108,8 +130,13 @@ func (w *batch) flush() {
 		o := &w.outs[i]
 		w.write(o.c, o.ents)
 		for j := range o.ents {
-			if fr := o.ents[j].fr; fr != nil {
-				fr.release()
+			en := &o.ents[j]
+			if en.fr != nil {
+				en.fr.release()
+			}
+			if x := en.x; x != nil {
+				*x = entryExt{}
+				entryExts.Put(x)
 			}
 		}
 		clear(o.ents)
@@ -134,8 +161,8 @@ func (w *batch) flush() {
 // closes the connection with 1008. A close frame is never dropped.
 func (w *batch) write(c *Conn, ents []entry) {
 	for i := range ents {
-		if en := &ents[i]; en.counted && en.fr != nil {
-			c.uncount(len(en.fr.bytes(c)))
+		if n := ents[i].n; n != 0 {
+			c.uncount(int(n))
 		}
 	}
 	l := w.l
@@ -160,9 +187,9 @@ func (w *batch) write(c *Conn, ents []entry) {
 		for ; start < end; start++ {
 			en := &ents[start]
 			switch {
-			case en.err != nil:
+			case en.kind == entryDropped:
 			case !alive:
-				en.err = c.lostErr()
+				en.fail(c.lostErr())
 			case en.kind == entryData:
 				msgs++
 				bytes += len(en.fr.bytes(c))
@@ -174,28 +201,28 @@ func (w *batch) write(c *Conn, ents []entry) {
 			}
 		}
 	}
+	// drop applies the policy to an entry over the cap; it reports
+	// whether the connection is still there.
+	drop := func(en *entry) bool {
+		if cfg.SlowConsumer == SlowDrop {
+			l.eng.stats.slowDrops.Add(1)
+			en.fail(ErrDropped)
+			en.kind = entryDropped
+			return true
+		}
+		c.slowClose()
+		return false
+	}
 	for i := 0; i < len(ents) && alive; i++ {
 		en := &ents[i]
 		if en.kind == entryReject {
-			if cfg.SlowConsumer == SlowDrop {
-				l.eng.stats.slowDrops.Add(1)
-				en.err = ErrDropped
-				continue
-			}
-			c.slowClose()
-			alive = false
-			break
+			alive = drop(en)
+			continue
 		}
 		b := en.fr.bytes(c)
 		if en.kind != entryClose && max > 0 && ob+len(buf) > max {
-			if cfg.SlowConsumer == SlowDrop {
-				l.eng.stats.slowDrops.Add(1)
-				en.err = ErrDropped
-				continue
-			}
-			c.slowClose()
-			alive = false
-			break
+			alive = drop(en)
+			continue
 		}
 		if len(buf)+len(b) > maxCoalesce && len(buf) > 0 {
 			put(i)
@@ -207,7 +234,7 @@ func (w *batch) write(c *Conn, ents []entry) {
 		if en.kind == entryClose {
 			put(i + 1)
 			if alive {
-				c.closeSent(en.code, en.why, en.then)
+				c.closeSent(en.x.code, en.x.why, en.x.then)
 			}
 			alive = false // nothing follows a close frame
 			break
@@ -222,8 +249,8 @@ func (w *batch) write(c *Conn, ents []entry) {
 		l.stats.bytesOut.Add(uint64(bytes))
 	}
 	for i := range ents {
-		if en := &ents[i]; en.done != nil {
-			en.done(en.err)
+		if x := ents[i].x; x != nil && x.done != nil {
+			x.done(x.err)
 		}
 	}
 }

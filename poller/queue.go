@@ -134,7 +134,16 @@ func (l *loop) drain() {
 		it := &items[i]
 		switch it.kind {
 		case outData, outClose, outReject:
-			w.addConn(it.c, entry{kind: entryKind(it.kind), fr: it.fr, done: it.done, then: it.then, code: it.code, why: it.why, counted: true})
+			en := entry{kind: entryKind(it.kind), fr: it.fr}
+			if it.fr != nil {
+				en.n = int32(len(it.fr.bytes(it.c)))
+			}
+			if it.done != nil || it.kind == outClose {
+				x := entryExts.Get().(*entryExt)
+				x.done, x.then, x.code, x.why = it.done, it.then, it.code, it.why
+				en.x = x
+			}
+			w.addConn(it.c, en)
 			it.fr = nil // the entry holds the reference now
 		case outDeliver:
 			for _, m := range it.sh.members {
