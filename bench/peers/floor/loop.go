@@ -319,7 +319,7 @@ frames:
 		case opCont:
 			if c.fragOp == 0 {
 				refuse = closeProtocol
-			} else if c.fragLen+plen > l.maxMessage {
+			} else if plen > l.maxMessage-c.fragLen { // (no overflow: plen < 2^63)
 				refuse = closeTooBig
 			}
 		case opClose, opPing, opPong:
