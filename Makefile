@@ -82,7 +82,7 @@ BENCH_OUT ?= results
 # offered over 1K connections (1 KiB and 64 B), where CPU per message is
 # compared at the same work for every server, and pipelined 64 B x 1K with
 # 8 messages in flight per connection. With floor and these, the idle and
-# echo part takes about 20 minutes.
+# echo part takes roughly 17 minutes (17 runs of 10-15 s per line).
 bench:
 	cd bench && $(GO) run ./cmd/wsbench -scenario idle -conns 18000 -hold 10s -rounds 2 -json $(BENCH_OUT)/idle.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 10000 -size 1024 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x10000.json -charts $(BENCH_OUT)/charts

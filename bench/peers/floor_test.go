@@ -149,6 +149,11 @@ func TestFloor(t *testing.T) {
 		{"fragmented ping", s.addr, func() []byte { return clientFrame(false, opPing, nil, rng, 0) }, 0},
 		{"close of 1 B", s.addr, func() []byte { return clientFrame(true, opClose, []byte{3}, rng, 0) }, 0},
 		{"close 1005", s.addr, func() []byte { return clientFrame(true, opClose, []byte{1005 >> 8, 1005 & 0xff}, rng, 0) }, 0},
+		{"length with the top bit", s.addr, func() []byte { return hugeFrameHeader(opBinary, true, 1<<63) }, 0},
+		{"length 2^62", s.addr, func() []byte { return hugeFrameHeader(opBinary, true, 1<<62) }, limit},
+		{"continuation of 2^63-1", s.addr, func() []byte {
+			return append(clientFrame(false, opBinary, []byte("a"), rng, 0), hugeFrameHeader(opCont, true, 1<<63-1)...)
+		}, limit},
 		{"over the limit", small.addr, func() []byte { return clientFrame(true, opBinary, make([]byte, 1001), rng, 0) }, limit},
 		{"over the limit in fragments", small.addr, func() []byte {
 			return append(clientFrame(false, opBinary, make([]byte, 600), rng, 0), clientFrame(true, opCont, make([]byte, 401), rng, 0)...)
@@ -251,6 +256,16 @@ func clientFrame(fin bool, op byte, p []byte, rng *rand.Rand, enc int) []byte {
 		f = append(f, c^m[i%4])
 	}
 	return f
+}
+
+// hugeFrameHeader is the header of a masked frame announcing n payload
+// bytes in the 64-bit length (none follow).
+func hugeFrameHeader(op byte, fin bool, n uint64) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	return append(binary.BigEndian.AppendUint64([]byte{b0, 0x80 | 127}, n), 1, 2, 3, 4)
 }
 
 func dialTCP(t *testing.T, addr string) net.Conn {

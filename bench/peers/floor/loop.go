@@ -319,7 +319,7 @@ frames:
 		case opCont:
 			if c.fragOp == 0 {
 				refuse = closeProtocol
-			} else if c.fragLen+plen > l.maxMessage {
+			} else if plen > l.maxMessage-c.fragLen { // (no overflow: plen < 2^63)
 				refuse = closeTooBig
 			}
 		case opClose, opPing, opPong:
@@ -556,12 +556,15 @@ func (l *loop) close(fd int, c *conn) {
 // bookkeeping. The sockets are non-blocking, so read, write and writev never
 // block. epoll_wait does block, and through the scheduler (Syscall) every
 // wait that blocks has sysmon hand the goroutine's processor to another
-// thread and take it back (futex wake-ups, thread switches): about a third
-// of the floor's CPU at 20,000 msgs/s on one pinned core. Holding the
-// processor while waiting costs nothing here: the process has nothing else
-// to run but the signal handler's goroutine (and, rarely, the garbage
-// collector), which get it when the wait returns: on an event, on the
-// runtime's preemption signal (EINTR) or after waitMillis.
+// thread and take it back (futex wake-ups, thread switches): with
+// epoll_wait through Syscall the floor took 20.5–21.4 µs of CPU per
+// message against 14.5–16.5 µs as it is (1 KiB × 1,000 connections at
+// 20,000 msgs/s offered, pinned to one core, runs taken alternately; 97%
+// of it system time). Holding the processor while waiting costs nothing
+// here: the process has nothing else to run but the signal handler's
+// goroutine (and, rarely, the garbage collector), which get it when the
+// wait returns: on an event, on the runtime's preemption signal (EINTR)
+// or after waitMillis.
 
 func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, unix.Errno) {
 	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))),
