@@ -88,7 +88,13 @@ func (c *Conn) handshake() gnet.Action {
 	if act, ok := c.admit(&req); !ok {
 		return act
 	}
-	x := connExt{req: codec.NewRequest(head)}
+	var x connExt
+	if e.onOpen || e.cfg.KeepRequest || e.cfg.Auth != nil {
+		// Lent to OnOpen and the auth hook, or kept: a copy of the head
+		// (it is still in gnet's buffer). Otherwise nobody reads it, and
+		// a storm of upgrades makes no garbage of it.
+		x.req = codec.NewRequest(head)
+	}
 	x.agree(nil, hs.Protocol)
 	deflate := l.flateAccepted()
 	if e.cfg.Auth != nil {

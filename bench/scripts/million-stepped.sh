@@ -4,7 +4,8 @@
 # started 4 processes at a time, each opening 19,000 connections from 2
 # source addresses with 256 upgrades in flight, the next 4 once those are
 # all up; then a 30 s hold. Needs root for the sysctls, which it restores.
-# Run from the bench directory: bash scripts/million-stepped.sh
+# Run from the bench directory: bash scripts/million-stepped.sh (extra
+# wsloop flags in WSLOOP_FLAGS)
 set -u
 PORT=9800
 declare -A OLD
@@ -19,7 +20,7 @@ cleanup() { kill "${LOADS[@]}" "${SRV[@]}" 2>/dev/null; wait 2>/dev/null; restor
 trap cleanup EXIT
 go build -o $BIN/wsloop ../cmd/wsloop && go build -o $BIN/wsload ./cmd/wsload || exit 1
 for i in $(seq 0 62); do
-  $BIN/wsloop -log-level warn -reuseport -loops 1 -workers 1 -ping-interval -1s -keepalive 2m -addr 127.0.0.1:$PORT >$OUT/srv$i.log 2>&1 &
+  $BIN/wsloop -log-level warn -reuseport -loops 1 -workers 1 -ping-interval -1s -keepalive 2m ${WSLOOP_FLAGS:-} -addr 127.0.0.1:$PORT >$OUT/srv$i.log 2>&1 &
   SRV+=($!)
 done
 for t in $(seq 100); do n=$(ss -Hltn "sport = :$PORT" | wc -l); [ "$n" -ge 63 ] && break; sleep 0.1; done
