@@ -52,7 +52,7 @@ var (
 	descQueuedBytes = prometheus.NewDesc("wsloop_worker_queue_bytes",
 		"Payload bytes of the messages waiting for a handler worker.", nil, nil)
 	descOutbound = prometheus.NewDesc("wsloop_outbound_queued_bytes",
-		"Bytes waiting to be sent to clients: frames queued by Send that no event loop has taken yet, plus the event loops' socket output buffers as of their last sweep.", nil, nil)
+		"Bytes waiting to be sent to clients: frames queued by Send and Close that no event loop has taken yet, plus the socket output buffers of connections that had some at their last write, as of each loop's last sweep.", nil, nil)
 	descSlowDrops = prometheus.NewDesc("wsloop_slow_consumer_drops_total",
 		"Outbound messages dropped by the slow-consumer policy (server.WithMaxOutbound).", nil, nil)
 	descSlowCloses = prometheus.NewDesc("wsloop_slow_consumer_disconnects_total",

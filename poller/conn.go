@@ -36,7 +36,6 @@ const (
 	flagFailed        uint32 = 1 << 10 // a protocol error was found: input dropped
 	flagCloseQueued   uint32 = 1 << 11 // our close frame is queued: data messages dropped
 	flagDeflate       uint32 = 1 << 12 // permessage-deflate negotiated
-	flagSlow          uint32 = 1 << 13 // SlowDrop: the backlog passed the cap; Sends are decided on the loop
 	flagSlowClosed    uint32 = 1 << 14 // closed as a slow consumer
 	flagAuthing       uint32 = 1 << 15 // the auth hook is running: input waits
 	flagAdmitted      uint32 = 1 << 16 // holds a connection slot (MaxConns, MaxConnsPerIP)
@@ -210,19 +209,24 @@ func (c *Conn) endOpen(keep bool) {
 		old := c.ext.Load()
 		var next *connExt
 		if old != nil {
-			x := *old
-			if !keep {
-				x.req = codec.Request{}
-			}
-			if !x.empty() {
-				next = new(connExt)
-				*next = x
-			}
+			next = old.settled(keep)
 		}
 		if c.ext.CompareAndSwap(old, next) {
 			return
 		}
 	}
+}
+
+// settled is what a connection keeps of x once OnOpen is over (or skipped):
+// a copy without the request unless keep, or nil when nothing is left.
+func (x connExt) settled(keep bool) *connExt {
+	if !keep {
+		x.req = codec.Request{}
+	}
+	if x.empty() {
+		return nil
+	}
+	return &x
 }
 
 // Subprotocol returns the subprotocol negotiated in the upgrade

@@ -60,7 +60,7 @@ func (c *Conn) dispatchMessage(op ws.OpCode, buf *bytebufferpool.ByteBuffer, com
 	timed := c.loop.stats.msgsIn.Add(1)%handlerSample == 1
 	c.loop.stats.bytesIn.Add(uint64(len(buf.B)))
 	if e.cfg.InlineHandlers {
-		e.runInline(&task{c: c, kind: taskMessage, op: op, buf: buf, compressed: compressed, timed: timed})
+		e.run(&task{c: c, kind: taskMessage, op: op, buf: buf, compressed: compressed, timed: timed})
 		return
 	}
 	size := int64(len(buf.B)) + taskOverhead
@@ -135,7 +135,8 @@ func (c *Conn) unpause(bit uint32) bool {
 	}
 }
 
-// run executes one mailbox item on a worker.
+// run executes one handler event: a mailbox item on a worker, or, with
+// Config.InlineHandlers, the event itself on the loop.
 func (e *Engine) run(t *task) {
 	c := t.c
 	defer func() {
@@ -181,11 +182,6 @@ func (e *Engine) run(t *task) {
 	case taskAuth:
 		e.runAuth(t.arg.(*authReply))
 	}
-}
-
-// runInline runs a handler event on the loop (Config.InlineHandlers).
-func (e *Engine) runInline(t *task) {
-	e.run(t)
 }
 
 // done runs on the worker after an item finished: it releases the item's

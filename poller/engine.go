@@ -1,12 +1,15 @@
 // Package poller runs WebSocket connections on gnet's event loops: it
 // upgrades them, decodes their frames straight from gnet's buffers, answers
-// control frames on the loop, and hands complete messages to a bounded
-// worker pool that calls the Handler in order per connection.
+// control frames on the loop, hands complete messages to a bounded worker
+// pool that calls the Handler in order per connection (or calls it on the
+// loop, with Config.InlineHandlers), and writes everything bound for a
+// socket through its loop's one outbound queue.
 //
-// Goroutines: gnet's event loops run OnOpen/OnTraffic/OnClose and every
-// method documented "on the loop"; the pool's workers run the Handler; the
-// ticker goroutine only advances the clock and asks each loop to sweep.
-// Nothing runs per connection.
+// Goroutines: gnet's event loops run OnOpen/OnTraffic/OnClose, the queue's
+// drains and every method documented "on the loop"; the pool's workers run
+// the Handler unless it is inline; the ticker goroutine only advances the
+// clock and asks each loop to sweep its timing wheel. Nothing runs per
+// connection.
 package poller
 
 import (

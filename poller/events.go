@@ -83,7 +83,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	switch {
 	case !e.onClose:
 	case e.cfg.InlineHandlers:
-		e.runInline(&task{c: c, kind: taskClosed, arg: cerr})
+		e.run(&task{c: c, kind: taskClosed, arg: cerr})
 	default:
 		e.pool.Push(&c.mbox, task{c: c, kind: taskClosed, arg: cerr}, 0)
 	}

@@ -135,14 +135,9 @@ func (c *Conn) open(x connExt, deflate flateMode) {
 	case !e.onOpen:
 		// No OnOpen to lend the request to: keep what the connection
 		// carries for good (the subprotocol, the auth identity).
-		if !e.cfg.KeepRequest {
-			x.req = codec.Request{}
-		}
-		if !x.empty() {
-			c.ext.Store(&x)
-		}
+		c.ext.Store(x.settled(e.cfg.KeepRequest))
 	case e.cfg.InlineHandlers:
-		e.runInline(&task{c: c, kind: taskOpen, open: x})
+		e.run(&task{c: c, kind: taskOpen, open: x})
 	default:
 		e.pool.Push(&c.mbox, task{c: c, kind: taskOpen, open: x}, 0)
 	}

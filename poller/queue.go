@@ -29,6 +29,7 @@ type outItem struct {
 	kind outKind
 	then closeThen     // outClose
 	code ws.StatusCode // outClose: for OnClose
+	n    int32         // outData, outClose: bytes counted in c.outq
 	c    *Conn
 	fr   *Frame // outData, outClose, outDeliver: one reference, the item's
 	done func(error)
@@ -134,10 +135,7 @@ func (l *loop) drain() {
 		it := &items[i]
 		switch it.kind {
 		case outData, outClose, outReject:
-			en := entry{kind: entryKind(it.kind), fr: it.fr}
-			if it.fr != nil {
-				en.n = int32(len(it.fr.bytes(it.c)))
-			}
+			en := entry{kind: entryKind(it.kind), fr: it.fr, n: it.n}
 			if it.done != nil || it.kind == outClose {
 				x := entryExts.Get().(*entryExt)
 				x.done, x.then, x.code, x.why = it.done, it.then, it.code, it.why

@@ -72,9 +72,10 @@ type Stats struct {
 
 	QueuedMessages int64 // items waiting for a worker
 	QueuedBytes    int64 // bytes of messages waiting for a worker
-	// OutboundBytes is what waits to be sent: frames queued by Send that
-	// the loops have not yet handed to the socket, plus gnet's outbound
-	// buffers as of each loop's last sweep.
+	// OutboundBytes is what waits to be sent: frames queued by Send and
+	// Close that the loops have not yet handed to the socket, plus gnet's
+	// outbound buffers of the connections that had some at their last
+	// write, as of each loop's last sweep.
 	OutboundBytes int64
 
 	SlowConsumerDrops  uint64 // messages dropped by the slow-consumer policy

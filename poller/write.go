@@ -35,8 +35,7 @@ func (c *Conn) sendData(op ws.OpCode, p []byte, done func(error)) error {
 		fr.plain = bytebufferpool.Get()
 		fr.plain.B = codec.AppendFrame(fr.plain.B[:0], true, op, p)
 	}
-	c.count(len(fr.bytes(c)))
-	c.loop.enqueue(outItem{kind: outData, c: c, fr: fr, done: done})
+	c.loop.enqueue(outItem{kind: outData, c: c, fr: fr, done: done, n: c.count(len(fr.bytes(c)))})
 	return nil
 }
 
@@ -54,10 +53,12 @@ func appendCompressed(buf *bytebufferpool.ByteBuffer, op ws.OpCode, p []byte, le
 }
 
 // count adds n bytes to those queued for the connection's peer and not yet
-// taken by the loop, which the slow-consumer policy weighs at Send.
-func (c *Conn) count(n int) {
+// taken by the loop, which the slow-consumer policy weighs at Send, and
+// returns it for the queued item to carry.
+func (c *Conn) count(n int) int32 {
 	c.outq.Add(int32(n))
 	c.loop.stats.outQueued.Add(int64(n))
+	return int32(n)
 }
 
 // uncount takes n bytes off the connection's queued count; on the loop.
@@ -72,8 +73,8 @@ func (c *Conn) dropQueued(it *outItem) {
 	if c == nil {
 		return
 	}
-	if it.fr != nil && (it.kind == outData || it.kind == outClose) {
-		c.uncount(len(it.fr.bytes(c)))
+	if it.n != 0 {
+		c.uncount(int(it.n))
 	}
 	if it.done != nil {
 		it.done(ErrClosed)
@@ -105,8 +106,7 @@ func (c *Conn) writeClose(code ws.StatusCode, reason string, then closeThen) err
 	fr := getFrame()
 	fr.plain = bytebufferpool.Get()
 	fr.plain.B = codec.AppendClose(fr.plain.B[:0], code, reason)
-	c.count(len(fr.plain.B))
-	c.loop.enqueue(outItem{kind: outClose, c: c, fr: fr, then: then, code: code, why: reason})
+	c.loop.enqueue(outItem{kind: outClose, c: c, fr: fr, then: then, code: code, why: reason, n: c.count(len(fr.plain.B))})
 	return nil
 }
 
@@ -179,8 +179,9 @@ func (c *Conn) failLoop(err *codec.CloseError) {
 
 // closeAfterReplies queues our close frame, on the loop, behind the replies
 // to the messages the handler still has: with messages pending it goes
-// through the mailbox, otherwise straight to gnet's queue, which is behind
-// every reply already sent. Data arriving from now on is dropped.
+// through the mailbox, otherwise straight to the loop's outbound queue,
+// which is behind every reply already sent. Data arriving from now on is
+// dropped.
 func (c *Conn) closeAfterReplies(err *codec.CloseError, then closeThen) {
 	c.set(flagCloseQueued)
 	if c.mbox.Pending() > 0 {

@@ -1,12 +1,12 @@
 // Package server is wsloop's public API: a WebSocket server (RFC 6455) that
 // holds very many connections on a few event loops and runs handlers on a
-// bounded worker pool.
+// bounded worker pool (or, with WithInlineHandlers, on the loops).
 //
 //	srv := server.New(handler, server.WithPingInterval(30*time.Second))
 //	err := srv.ListenAndServe("127.0.0.1:8080")
 //
-// Goroutines: the Handler runs on the pool's workers, in order per
-// connection; Conn methods are safe from any goroutine; HTTPHandler and
+// Goroutines: the Handler runs on the pool's workers (inline: on the
+// connection's event loop), in order per connection; Conn methods are safe from any goroutine; HTTPHandler and
 // send-completion callbacks run on event loops and must not block.
 package server
 
