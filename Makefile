@@ -87,8 +87,8 @@ bench:
 	cd bench && $(GO) run ./cmd/wsbench -scenario idle -conns 18000 -hold 10s -rounds 2 -json $(BENCH_OUT)/idle.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 10000 -size 1024 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x10000.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000.json -charts $(BENCH_OUT)/charts
-	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 1024 -rate 20000 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x1000-rate20000.json -charts $(BENCH_OUT)/charts
-	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -rate 20000 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000-rate20000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -servers wsloop,wsloop-pool,wsloop-edge,gorilla,coder,gobwas,gws,nbio,floor -conns 1000 -size 1024 -rate 20000 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-1024x1000-rate20000.json -charts $(BENCH_OUT)/charts
+	cd bench && $(GO) run ./cmd/wsbench -scenario echo -servers wsloop,wsloop-pool,wsloop-edge,gorilla,coder,gobwas,gws,nbio,floor -conns 1000 -size 64 -rate 20000 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000-rate20000.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario echo -conns 1000 -size 64 -inflight 8 -duration 5s -warmup 2s -rounds 2 -json $(BENCH_OUT)/echo-64x1000-inflight8.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 100000 -topics 1 -size 100 -rate 1,10,20 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-100000x1.json -charts $(BENCH_OUT)/charts
 	cd bench && $(GO) run ./cmd/wsbench -scenario fanout -subscribers 10000 -topics 100 -size 100 -rate 50,100,200 -duration 10s -warmup 2s -drain 5s -rounds 1 -json $(BENCH_OUT)/fanout/fanout-10000x100.json -charts $(BENCH_OUT)/charts

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,13 +125,12 @@ func New(h Handler, cfg Config) *Engine {
 // Start begins serving addr ("host:port") in the background and returns
 // once the listener is bound, or with the error that prevented it.
 //
-// Start raises GOMAXPROCS to 2 when it is 1 (a process pinned to one CPU):
-// gnet's loops wait in epoll_wait outside Go's netpoller, so with a single
-// P a worker readied by a loop waits for the runtime's sysmon to take the P
-// back, up to 10 ms, and tail latency grows by that much. A second P lets
-// the kernel schedule both; measured on one core at 20K msgs/s, p99 went
-// from 9-270 ms to about 1 ms. With InlineHandlers nothing runs off the
-// loops, and GOMAXPROCS is left alone.
+// GOMAXPROCS is left as it is. On a process confined to one CPU (one P)
+// the pool's workers still run promptly: gnet's loop yields the P
+// (runtime.Gosched) before each blocking epoll_wait, and a worker readied
+// while every loop waits runs once the runtime's sysmon takes the P back
+// from the waiting loop. A second P would only have the kernel switch
+// threads on the one CPU (bench/BENCHMARKS.md, "One P per CPU").
 func (e *Engine) Start(addr string) error {
 	e.boot()
 	lb := gnet.RoundRobin
@@ -194,10 +192,6 @@ func (e *Engine) boot() {
 	// sweep would see a stale open time and take a fresh handshake for a
 	// timed-out one.
 	clk.advance()
-	if runtime.GOMAXPROCS(0) < 2 && !e.cfg.InlineHandlers {
-		runtime.GOMAXPROCS(2)
-		e.cfg.Logger.Info("raised GOMAXPROCS to 2 so that workers run while event loops wait")
-	}
 }
 
 // Wait blocks until the engine has stopped and returns gnet's error, if any.

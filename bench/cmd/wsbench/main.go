@@ -160,6 +160,11 @@ type config struct {
 // reference every echo table measures CPU per message from.
 var knownServers = []string{"wsloop", "wsloop-edge", "gorilla", "coder", "gobwas", "gws", "nbio", "floor"}
 
+// optionalServers may be named in -servers but are not in the default list:
+// wsloop-pool is wsloop with its handlers on the worker pool (-handlers
+// pool) rather than inline on the event loop, echo's default.
+var optionalServers = []string{"wsloop-pool"}
+
 // fanoutServers are the servers with a broadcast facility: wsloop over NATS,
 // wsloop with its in-process broker in every process, and the three peers.
 var fanoutServers = []string{"wsloop", "wsloop-local", "gws", "nbio", "gorilla"}
@@ -245,11 +250,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.rates = []float64{0}
 	}
 	allowed := knownServers
+	known := append(append([]string(nil), knownServers...), optionalServers...)
 	if fanout {
 		allowed = fanoutServers
 	}
 	if servers == "" {
 		servers = strings.Join(allowed, ",")
+	}
+	if !fanout {
+		allowed = known
 	}
 	for _, s := range splitList(servers) {
 		ok := false

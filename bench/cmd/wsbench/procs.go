@@ -259,12 +259,12 @@ func buildBinaries(ctx context.Context, moduleDir, dir string, servers []string,
 	}
 	for _, s := range servers {
 		switch s {
-		case "wsloop", "wsloop-edge", "wsloop-local":
+		case "wsloop", "wsloop-edge", "wsloop-local", "wsloop-pool":
 			if _, ok := out["wsloop"]; !ok {
 				pkgs = append(pkgs, "github.com/wsloop/wsloop/cmd/wsloop")
 				out["wsloop"] = filepath.Join(dir, "wsloop")
 			}
-			// The same binary; wsloop-edge and wsloop-local only
+			// The same binary; wsloop-edge, wsloop-local and wsloop-pool only
 			// differ in their flags.
 			out[s] = filepath.Join(dir, "wsloop")
 		case "wsclients": // the clients scenario's client processes

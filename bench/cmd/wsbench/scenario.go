@@ -252,7 +252,10 @@ func (b *bench) startServers(sp spec, server, addr string) ([]*child, error) {
 		if server == "wsloop-edge" {
 			args = append(args, edgeFlags...)
 		}
-		if server == "wsloop" || server == "wsloop-edge" {
+		if server == "wsloop-pool" {
+			args = append(args, "-handlers", "pool")
+		}
+		if server == "wsloop" || server == "wsloop-edge" || server == "wsloop-pool" {
 			args = append(args, "-log-level", "warn")
 			if sp.serverProcs > 1 {
 				// Dozens of processes share two cores: the README's

@@ -38,7 +38,7 @@ func TestScenariosTiny(t *testing.T) {
 		{"idle", "idle", "wsloop,gorilla", 200, []string{"-hold", "1s"}},
 		{"echo", "echo", "wsloop,gorilla,floor", 50, echoArgs},
 		{"echo inflight 8", "echo", "wsloop,gorilla,floor", 50, append([]string{"-inflight", "8"}, echoArgs...)},
-		{"echo open loop", "echo", "wsloop,gorilla,floor", 50, append([]string{"-rate", "10000"}, echoArgs...)},
+		{"echo open loop", "echo", "wsloop,wsloop-pool,gorilla,floor", 50, append([]string{"-rate", "10000"}, echoArgs...)},
 		{"million", "million", "wsloop,gorilla", 2000, []string{"-procs", "2", "-per-load", "1000", "-no-sysctl", "-hold", "1s"}},
 	}
 	for _, tc := range cases {
