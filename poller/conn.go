@@ -200,10 +200,10 @@ func (c *Conn) updateExt(fn func(*connExt)) {
 	}
 }
 
-// endOpen takes back the request lent to ext for OnOpen (open lives in a
-// pooled task): ext is replaced by a copy of what it holds (without the
-// request unless keep is set), or nil when nothing is left, which is the
-// common case and allocates nothing.
+// endOpen takes back the request shown in ext during OnOpen: ext is
+// replaced by a copy of what it holds (without the request unless keep is
+// set), or nil when nothing is left, which is the common case and
+// allocates nothing.
 func (c *Conn) endOpen(keep bool) {
 	for {
 		old := c.ext.Load()

@@ -37,7 +37,7 @@ type task struct {
 	// arg: the *codec.CloseError of taskClose and taskClosed, the
 	// *authReply of taskAuth
 	arg  any
-	open connExt // taskOpen: the request, lent to Conn.ext during OnOpen
+	open connExt // taskOpen: the request, copied to Conn.ext during OnOpen
 }
 
 // taskOverhead is what a queued message counts for beyond its payload, so
@@ -149,7 +149,10 @@ func (e *Engine) run(t *task) {
 	}()
 	switch t.kind {
 	case taskOpen:
-		c.ext.Store(&t.open)
+		// A copy, not the pooled task's own: a goroutine that read
+		// ext during OnOpen may still read it after the task is reused.
+		x := t.open
+		c.ext.Store(&x)
 		defer c.endOpen(e.cfg.KeepRequest)
 		e.handler.OnOpen(c)
 	case taskMessage:
