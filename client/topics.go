@@ -2,22 +2,21 @@ package client
 
 import (
 	"strconv"
+
+	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
 // Subprotocols of wsloop's topic protocol (package pubsub). Offer
 // SubprotocolBinary (WithSubprotocols) for publications decoded without
 // allocation; SubprotocolJSON publications are decoded with encoding/json.
 const (
-	SubprotocolJSON   = "wsloop.json"
-	SubprotocolBinary = "wsloop.bin"
+	SubprotocolJSON   = wire.SubprotocolJSON
+	SubprotocolBinary = wire.SubprotocolBinary
 )
 
-// Position is a place in a topic's stream: the epoch names one run of the
-// topic's history, Seq counts its messages from 1.
-type Position struct {
-	Epoch uint64
-	Seq   uint64
-}
+// Position is a place in a topic's stream (wire.Position): the epoch
+// names one run of the topic's history, Seq counts its messages from 1.
+type Position = wire.Position
 
 // Publication is one message of a topic. Key and Data are valid only
 // during the OnPublication callback. In SubprotocolJSON, Data is the JSON
@@ -168,11 +167,7 @@ func (c *Client) Unsubscribe(topic string) error {
 	c.reqID++
 	id := c.reqID
 	c.mu.Unlock()
-	b := []byte(`{"op":"unsubscribe","topic":`)
-	b = strconv.AppendQuote(b, topic)
-	b = append(b, `,"id":`...)
-	b = strconv.AppendUint(b, id, 10)
-	b = append(b, '}')
+	b, _ := wire.AppendRequest(nil, &wire.Request{Op: wire.OpUnsubscribe, Topic: topic, ID: strconv.AppendUint(nil, id, 10)})
 	return cn.sendData(Text, b, nil)
 }
 

@@ -1,41 +1,21 @@
 package client
 
 import (
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"strconv"
+
+	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
 // The topic protocol on the wire (package pubsub's doc.go): requests
 // out, answers and publications in, gap detection and healing.
 
 func appendSubscribe(b []byte, s *subscription) []byte {
-	b = append(b, `{"op":"subscribe","topic":`...)
-	b = strconv.AppendQuote(b, s.topic)
+	r := wire.Request{Op: wire.OpSubscribe, Topic: s.topic, Conflate: s.opts.Conflate, ID: strconv.AppendUint(nil, s.reqID, 10)}
 	if s.have {
-		b = fmt.Appendf(b, `,"since":{"epoch":"%016x","seq":%d}`, s.last.Epoch, s.last.Seq)
+		r.Since = &s.last
 	}
-	if s.opts.Conflate {
-		b = append(b, `,"conflate":true`...)
-	}
-	b = append(b, `,"id":`...)
-	b = strconv.AppendUint(b, s.reqID, 10)
-	return append(b, '}')
-}
-
-// answer is a JSON message of the topic protocol.
-type answer struct {
-	Op       string          `json:"op"`
-	ID       json.RawMessage `json:"id"`
-	Topic    string          `json:"topic"`
-	Epoch    string          `json:"epoch"`
-	Seq      uint64          `json:"seq"`
-	Key      string          `json:"key"`
-	Data     json.RawMessage `json:"data"`
-	Recovery string          `json:"recovery"`
-	Code     string          `json:"code"`
-	Message  string          `json:"message"`
+	b, _ = wire.AppendRequest(b, &r)
+	return b
 }
 
 // topicMode reports whether cn speaks the topic protocol.
@@ -52,7 +32,7 @@ func (c *Client) topicMode(cn *conn) bool {
 // dispatch delivers one message (on the client's goroutine).
 func (c *Client) dispatch(cn *conn, t MessageType, data []byte) {
 	if c.topicMode(cn) {
-		if t == Binary && cn.proto == SubprotocolBinary && len(data) > 0 && data[0] == 0x01 {
+		if t == Binary && cn.proto == SubprotocolBinary && len(data) > 0 && data[0] == wire.BinaryPublication {
 			if c.binaryPublication(cn, data) {
 				return
 			}
@@ -77,59 +57,41 @@ func (c *Client) lookup(topic []byte) *subscription {
 
 // binaryPublication decodes a SubprotocolBinary publication.
 func (c *Client) binaryPublication(cn *conn, b []byte) bool {
-	if len(b) < 2 {
+	f, ok := wire.ParseBinaryPublication(b)
+	if !ok {
 		return false
 	}
-	tl := int(b[1])
-	if len(b) < 2+tl+17 {
-		return false
-	}
-	topic := b[2 : 2+tl]
-	p := b[2+tl:]
-	pos := Position{Epoch: binary.BigEndian.Uint64(p), Seq: binary.BigEndian.Uint64(p[8:])}
-	kl := int(p[16])
-	if len(p) < 17+kl {
-		return false
-	}
-	s := c.lookup(topic)
+	s := c.lookup(f.Topic)
 	if s == nil {
 		return true // unsubscribed meanwhile
 	}
-	c.publish(cn, s, pos, p[17:17+kl], p[17+kl:])
+	c.publish(cn, s, f.Position, f.Key, f.Data)
 	return true
 }
 
 // jsonAnswer handles a JSON message of the topic protocol.
 func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
-	var a answer
-	if json.Unmarshal(b, &a) != nil {
+	a, ok := wire.ParseAnswer(b)
+	if !ok {
 		return false
 	}
 	switch a.Op {
-	case "msg":
-		e, err := strconv.ParseUint(a.Epoch, 16, 64)
-		if err != nil {
-			return false
-		}
+	case wire.OpMsg:
 		s := c.lookup([]byte(a.Topic))
 		if s != nil {
-			c.publish(cn, s, Position{e, a.Seq}, []byte(a.Key), a.Data)
+			c.publish(cn, s, a.Position, []byte(a.Key), a.Data)
 		}
 		return true
-	case "subscribed":
-		e, err := strconv.ParseUint(a.Epoch, 16, 64)
-		if err != nil {
-			return false
-		}
+	case wire.OpSubscribed:
 		s := c.lookup([]byte(a.Topic))
 		if s == nil {
 			return true
 		}
-		ev := SubscribeEvent{Topic: s.topic, Position: Position{e, a.Seq}, Resubscribed: s.resub}
+		ev := SubscribeEvent{Topic: s.topic, Position: a.Position, Resubscribed: s.resub}
 		switch a.Recovery {
-		case "ok":
+		case wire.RecoveryOK:
 			ev.Recovery = RecoveryOK
-		case "failed":
+		case wire.RecoveryFailed:
 			ev.Recovery = RecoveryFailed
 		}
 		s.last, s.have, s.active = ev.Position, true, true
@@ -137,9 +99,9 @@ func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
 			s.opts.OnSubscribed(c, ev)
 		}
 		return true
-	case "unsubscribed":
+	case wire.OpUnsubscribed:
 		return true
-	case "error":
+	case wire.OpError:
 		id, _ := strconv.ParseUint(string(a.ID), 10, 64)
 		serr := &ServerError{Code: a.Code, Message: a.Message}
 		var s *subscription
@@ -197,9 +159,7 @@ func (c *Client) publish(cn *conn, s *subscription, pos Position, key, data []by
 // subscribe-with-since go out back to back; publications are dropped
 // until the new answer.
 func (c *Client) heal(cn *conn, s *subscription) {
-	b := []byte(`{"op":"unsubscribe","topic":`)
-	b = strconv.AppendQuote(b, s.topic)
-	b = append(b, '}')
+	b, _ := wire.AppendRequest(nil, &wire.Request{Op: wire.OpUnsubscribe, Topic: s.topic})
 	_ = cn.sendData(Text, b, nil)
 	c.mu.Lock()
 	flush, _ := c.requestLocked(cn, s, true)

@@ -3,17 +3,13 @@ package pubsub
 import (
 	"errors"
 	"time"
+
+	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
-// Position is a place in a topic's stream. Epoch names one run of the
-// topic's history: it changes when that history is lost (a restart of the
-// in-process broker, a NATS stream recreated), so a position from another
-// epoch cannot be recovered. Seq counts the topic's messages from 1; 0 is
-// "before the first message".
-type Position struct {
-	Epoch uint64
-	Seq   uint64
-}
+// Position is a place in a topic's stream (see wire.Position): Epoch
+// names one run of the topic's history, Seq counts its messages from 1.
+type Position = wire.Position
 
 // Message is one message published to a topic.
 type Message struct {

@@ -22,6 +22,10 @@
 //
 // # Wire protocol
 //
+// This section is the protocol's specification; package wire is its one
+// implementation in Go, which the Hub, the Go client (package client) and
+// bench's load generators share.
+//
 // Clients send JSON text messages; the subprotocol (Sec-WebSocket-Protocol)
 // picks the form of publications: "wsloop.json" (also when none is
 // negotiated) or "wsloop.bin". Every client message may carry an "id"

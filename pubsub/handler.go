@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/wsloop/wsloop/pubsub/wire"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -28,84 +29,60 @@ func (h *Hub) OnClose(c *server.Conn, _ error) { h.Forget(c) }
 // OnMessage implements server.Handler: it serves one request of the wire
 // protocol and answers it.
 func (h *Hub) OnMessage(c *server.Conn, m server.Message) {
-	var req request
 	if m.Type != server.Text {
-		h.fail(c, nil, "bad_request", "requests are JSON text messages")
+		h.fail(c, nil, wire.CodeBadRequest, "requests are JSON text messages")
 		return
 	}
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		h.fail(c, nil, "bad_request", "not a JSON request object")
-		return
-	}
-	if !validID(req.ID) {
-		h.fail(c, nil, "bad_request", "id must be a number or a string")
+	req, err := wire.ParseRequest(m.Data)
+	if err != nil {
+		re := err.(*wire.RequestError)
+		h.fail(c, re.ID, re.Code, re.Message)
 		return
 	}
 	switch req.Op {
-	case "subscribe":
+	case wire.OpSubscribe:
 		h.serveSubscribe(c, &req)
-	case "unsubscribe":
+	case wire.OpUnsubscribe:
 		if !ValidTopic(req.Topic) {
-			h.fail(c, req.ID, "bad_topic", "invalid topic name")
+			h.fail(c, req.ID, wire.CodeBadTopic, "invalid topic name")
 			return
 		}
-		if err := h.unsubscribe(c, req.Topic, appendUnsubscribed(nil, req.ID, req.Topic)); err != nil {
-			h.fail(c, req.ID, "not_subscribed", "not subscribed to "+req.Topic)
+		if err := h.unsubscribe(c, req.Topic, wire.AppendUnsubscribed(nil, req.ID, req.Topic)); err != nil {
+			h.fail(c, req.ID, wire.CodeNotSubscribed, "not subscribed to "+req.Topic)
 		}
 	default:
-		h.fail(c, req.ID, "bad_request", fmt.Sprintf("unknown op %q", req.Op))
+		h.fail(c, req.ID, wire.CodeBadRequest, fmt.Sprintf("unknown op %q", req.Op))
 	}
 }
 
-func (h *Hub) serveSubscribe(c *server.Conn, req *request) {
-	var o SubscribeOptions
-	o.Conflate = req.Conflate
-	if req.Since != nil {
-		pos, ok := req.Since.position()
-		if !ok {
-			h.fail(c, req.ID, "bad_position", "since.epoch must be 16 hex digits")
-			return
-		}
-		o.Since = &pos
-	}
+func (h *Hub) serveSubscribe(c *server.Conn, req *wire.Request) {
+	o := SubscribeOptions{Since: req.Since, Conflate: req.Conflate}
 	_, _, err := h.subscribe(c, req.Topic, o, true, req.ID)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrBadTopic):
-		h.fail(c, req.ID, "bad_topic", "invalid topic name")
+		h.fail(c, req.ID, wire.CodeBadTopic, "invalid topic name")
 	case errors.Is(err, ErrAlreadySubscribed):
-		h.fail(c, req.ID, "already_subscribed", "already subscribed to "+req.Topic)
+		h.fail(c, req.ID, wire.CodeAlreadySubscribed, "already subscribed to "+req.Topic)
 	case errors.Is(err, ErrTooManySubscriptions):
-		h.fail(c, req.ID, "too_many_subscriptions", fmt.Sprintf("at most %d subscriptions per connection", h.cfg.maxSubs))
+		h.fail(c, req.ID, wire.CodeTooManySubscriptions, fmt.Sprintf("at most %d subscriptions per connection", h.cfg.maxSubs))
 	case errors.Is(err, ErrNotOpen):
 	default:
-		h.fail(c, req.ID, "unavailable", "subscription failed: "+err.Error())
+		h.fail(c, req.ID, wire.CodeUnavailable, "subscription failed: "+err.Error())
 	}
 }
 
 // fail answers an invalid request with an error message and closes the
 // connection with 1008 once it has sent too many.
 func (h *Hub) fail(c *server.Conn, id json.RawMessage, code, msg string) {
-	if code == "unavailable" {
-		_ = c.Send(server.Text, appendError(nil, id, code, msg), nil)
+	if code == wire.CodeUnavailable {
+		_ = c.Send(server.Text, wire.AppendError(nil, id, code, msg), nil)
 		return // the server's fault, not the client's
 	}
 	h.stats.protocolErrors.Add(1)
-	_ = c.Send(server.Text, appendError(nil, id, code, msg), nil)
+	_ = c.Send(server.Text, wire.AppendError(nil, id, code, msg), nil)
 	s := h.session(c, true)
 	if s.errors++; h.cfg.maxErrors > 0 && s.errors >= h.cfg.maxErrors {
 		_ = c.Close(server.StatusPolicyViolation, "too many invalid requests")
 	}
-}
-
-// validID accepts an absent id, a JSON number or a JSON string.
-func validID(id json.RawMessage) bool {
-	if len(id) == 0 {
-		return true
-	}
-	switch id[0] {
-	case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return true
-	}
-	return false
 }

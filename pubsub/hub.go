@@ -211,14 +211,6 @@ func (t *topic) deliver(m Message) {
 	}
 }
 
-// encode appends m in the given wire form.
-func encode(dst []byte, form int, m *Message) []byte {
-	if form == formBinary {
-		return appendBinaryMessage(dst, m)
-	}
-	return appendJSONMessage(dst, m)
-}
-
 // fanout returns the topic's fan-out for a form, created on first use.
 func (t *topic) fanout(form int) *server.Group {
 	if t.forms[form] == nil {

@@ -101,7 +101,7 @@ func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
 		return Position{}, err
 	}
 	t.seq++
-	m := Message{Topic: topic, Position: Position{l.epoch, t.seq}, Time: l.now(), Key: key, Data: append([]byte(nil), data...)}
+	m := Message{Topic: topic, Position: Position{Epoch: l.epoch, Seq: t.seq}, Time: l.now(), Key: key, Data: append([]byte(nil), data...)}
 	t.hist.add(m)
 	t.queue = append(t.queue, m)
 	if t.delivering {
@@ -193,7 +193,7 @@ func (l *Local) History(topic string, since Position) ([]Message, Position, erro
 		return nil, Position{Epoch: l.epoch}, recoverEmpty(l.epoch, since)
 	}
 	defer t.mu.Unlock()
-	last := Position{l.epoch, t.seq}
+	last := Position{Epoch: l.epoch, Seq: t.seq}
 	if since.Epoch != l.epoch {
 		return nil, last, ErrRecoveryFailed
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/wsloop/wsloop/pubsub/wire"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -126,7 +127,7 @@ func (h *Hub) subscribe(c *server.Conn, name string, o SubscribeOptions, answer 
 	}
 	first := make([]server.Outgoing, 0, 1+len(replay))
 	if answer {
-		first = append(first, server.Outgoing{Type: server.Text, Data: appendSubscribed(nil, id, name, pos, rec.String())})
+		first = append(first, server.Outgoing{Type: server.Text, Data: wire.AppendSubscribed(nil, id, name, pos, rec.String())})
 	}
 	typ := server.Text
 	if form == formBinary {

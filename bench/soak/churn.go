@@ -1,7 +1,6 @@
 package soak
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
 // churnSources is how many loopback source addresses churn rotates
@@ -120,7 +120,8 @@ func (c *churn) once(ctx context.Context, n uint64) error {
 		rd = io.MultiReader(io.LimitReader(br, int64(br.Buffered())), conn)
 	}
 	if c.subscribeEvery > 0 && n%uint64(c.subscribeEvery) == 0 {
-		if err := wsutil.WriteClientText(conn, []byte(`{"op":"subscribe","topic":"md.all"}`)); err != nil {
+		req, _ := wire.AppendRequest(nil, &wire.Request{Op: wire.OpSubscribe, Topic: "md.all"})
+		if err := wsutil.WriteClientText(conn, req); err != nil {
 			return fmt.Errorf("subscribe: %w", err)
 		}
 		if err := readMsg(rd); err != nil {
@@ -150,7 +151,7 @@ func readMsg(rd io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read after %d messages: %w", i, err)
 		}
-		if bytes.Contains(b, []byte(`"op":"msg"`)) {
+		if a, ok := wire.ParseAnswer(b); ok && a.Op == wire.OpMsg {
 			return nil
 		}
 	}

@@ -2,13 +2,13 @@ package soak
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
 // stalledRcvBuf is the receive buffer of the client that stops reading,
@@ -38,7 +38,8 @@ func dialStalled(ctx context.Context, addr string, topics ...string) (net.Conn, 
 		return nil, err
 	}
 	for _, t := range topics {
-		if err := wsutil.WriteClientText(conn, fmt.Appendf(nil, `{"op":"subscribe","topic":%q}`, t)); err != nil {
+		req, _ := wire.AppendRequest(nil, &wire.Request{Op: wire.OpSubscribe, Topic: t})
+		if err := wsutil.WriteClientText(conn, req); err != nil {
 			conn.Close()
 			return nil, err
 		}

@@ -1,0 +1,99 @@
+package wire
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// AppendSubscribed appends the answer to a subscribe: the position the
+// stream continues from (the next message has pos.Seq+1) and, when
+// recovery was asked, its outcome (RecoveryOK or RecoveryFailed).
+func AppendSubscribed(dst []byte, id json.RawMessage, topic string, pos Position, recovery string) []byte {
+	dst = append(dst, `{"op":"subscribed"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"topic":`...)
+	dst = AppendJSONString(dst, topic)
+	dst = append(dst, `,"epoch":"`...)
+	dst = AppendEpoch(dst, pos.Epoch)
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, pos.Seq, 10)
+	if recovery != "" {
+		dst = append(dst, `,"recovery":`...)
+		dst = AppendJSONString(dst, recovery)
+	}
+	return append(dst, '}')
+}
+
+// AppendUnsubscribed appends the answer to an unsubscribe.
+func AppendUnsubscribed(dst []byte, id json.RawMessage, topic string) []byte {
+	dst = append(dst, `{"op":"unsubscribed"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"topic":`...)
+	dst = AppendJSONString(dst, topic)
+	return append(dst, '}')
+}
+
+// AppendError appends an error answer with one of the Code constants.
+func AppendError(dst []byte, id json.RawMessage, code, msg string) []byte {
+	dst = append(dst, `{"op":"error"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"code":`...)
+	dst = AppendJSONString(dst, code)
+	dst = append(dst, `,"message":`...)
+	dst = AppendJSONString(dst, msg)
+	return append(dst, '}')
+}
+
+// Answer is a JSON message from the server: an answer (subscribed,
+// unsubscribed, error) or, in SubprotocolJSON, a publication (msg).
+type Answer struct {
+	Op    string
+	ID    json.RawMessage // the request's id; nil when it had none
+	Topic string
+	Position
+	Recovery string          // subscribed: RecoveryOK, RecoveryFailed or ""
+	Key      string          // msg: the publisher's key, "" when none
+	Data     json.RawMessage // msg: the payload as a JSON value (a string when it was not JSON)
+	Code     string          // error: one of the Code constants
+	Message  string          // error: for people
+}
+
+type jsonAnswer struct {
+	Op       string          `json:"op"`
+	ID       json.RawMessage `json:"id"`
+	Topic    string          `json:"topic"`
+	Epoch    string          `json:"epoch"`
+	Seq      uint64          `json:"seq"`
+	Key      string          `json:"key"`
+	Data     json.RawMessage `json:"data"`
+	Recovery string          `json:"recovery"`
+	Code     string          `json:"code"`
+	Message  string          `json:"message"`
+}
+
+// ParseAnswer parses a JSON message from the server. It reports false when
+// b is not one: not a JSON object with a string "op", or, for subscribed
+// and msg, without a valid epoch. ID and Data are slices of b.
+func ParseAnswer(b []byte) (Answer, bool) {
+	var j jsonAnswer
+	if json.Unmarshal(b, &j) != nil || j.Op == "" {
+		return Answer{}, false
+	}
+	a := Answer{Op: j.Op, ID: j.ID, Topic: j.Topic, Recovery: j.Recovery, Key: j.Key, Data: j.Data, Code: j.Code, Message: j.Message}
+	if j.Op == OpSubscribed || j.Op == OpMsg {
+		e, ok := ParseEpoch(j.Epoch)
+		if !ok {
+			return Answer{}, false
+		}
+		a.Position = Position{Epoch: e, Seq: j.Seq}
+	}
+	return a, true
+}
+
+func appendID(dst []byte, id json.RawMessage) []byte {
+	if len(id) == 0 {
+		return dst
+	}
+	dst = append(dst, `,"id":`...)
+	return append(dst, id...)
+}
