@@ -69,15 +69,20 @@ type connOut struct {
 
 // addMember queues fr for a fan-out member: written, or kept in the
 // connection's conflation backlog when the member conflates, fr has a key
-// and the connection is behind.
+// and the connection is behind. A frame without a key (never conflated: a
+// trade) first sends the backlog's pending values, so the connection gets
+// every frame in the order published.
 func (w *batch) addMember(m *Member, fr *Frame) {
 	c := m.c
 	if c.state() != stateOpen || c.closing() {
 		return
 	}
-	if m.conflate && fr.key != "" && w.l.behind(c) {
-		w.l.conflate(c, fr)
-		return
+	if m.conflate && w.l.behind(c) {
+		if fr.key != "" {
+			w.l.conflate(c, fr)
+			return
+		}
+		w.l.flushBacklog(c)
 	}
 	w.addFrame(c, fr)
 }

@@ -71,7 +71,7 @@ func (b *backlog) compact() {
 // ones.
 func (l *loop) flushBacklogs() {
 	low := l.eng.cfg.ConflateAbove / 2
-	for c, b := range l.backlogs {
+	for c := range l.backlogs {
 		if c.state() != stateOpen || c.closing() {
 			l.dropBacklog(c)
 			continue
@@ -79,12 +79,21 @@ func (l *loop) flushBacklogs() {
 		if c.gc.OutboundBuffered() > low {
 			continue
 		}
-		delete(l.backlogs, c)
-		b.compact()
-		for _, fr := range b.frames {
-			l.batch.addFrame(c, fr)
-			fr.release()
-		}
+		l.flushBacklog(c)
+	}
+}
+
+// flushBacklog queues c's backlog, if any, in its order, and forgets it.
+func (l *loop) flushBacklog(c *Conn) {
+	b, ok := l.backlogs[c]
+	if !ok {
+		return
+	}
+	delete(l.backlogs, c)
+	b.compact()
+	for _, fr := range b.frames {
+		l.batch.addFrame(c, fr)
+		fr.release()
 	}
 }
 

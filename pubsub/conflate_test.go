@@ -18,16 +18,18 @@ import (
 // TestHubConflation: a subscriber that stops reading, with conflation,
 // ends with the latest value of every key after far fewer messages than
 // were published, in increasing sequence order, and the server holds at
-// most one pending message per key for it; a fast subscriber of the same
+// most one pending message per key for it; every trade (a message without
+// a key) reaches it, in order; a fast subscriber of the same
 // topic gets every message; a slow subscriber without conflation is
 // closed by the slow-consumer policy (1008) instead.
 func TestHubConflation(t *testing.T) {
 	hub := pubsub.New()
 	srv := pubsubtest.Start(t, hub, server.WithConflateAbove(32<<10), server.WithMaxOutbound(2<<20, server.SlowClose))
 	const (
-		topic = "md.all"
-		keys  = 50
-		total = 40000
+		topic      = "md.all"
+		keys       = 50
+		total      = 40000
+		tradeEvery = 2000
 	)
 	fast := dialSub(t, srv.Addr(), true)
 	fast.subscribe(topic, nil)
@@ -57,10 +59,15 @@ func TestHubConflation(t *testing.T) {
 	for i := 1; i <= total; i++ {
 		key := fmt.Sprintf("S%02d", i%keys)
 		data := fmt.Sprintf(`{"v":%d,"pad":"%s"}`, i, pad)
+		if i%tradeEvery == 0 {
+			key, data = "", fmt.Sprintf(`{"v":%d}`, i)
+		}
 		if _, err := hub.Publish(topic, key, []byte(data)); err != nil {
 			t.Fatal(err)
 		}
-		latest[key] = i
+		if key != "" {
+			latest[key] = i
+		}
 		// Pace on the fast reader, not on time: it must never be the
 		// one that falls behind.
 		for int64(i)-fastGot.Load() > 1000 {
@@ -79,9 +86,9 @@ func TestHubConflation(t *testing.T) {
 	// The slow conflating subscriber reads now: increasing sequences,
 	// and in the end every key's latest value.
 	got := make(map[string]int)
-	var n int
+	var n, trades int
 	var last uint64
-	for len(got) < keys || !equalLatest(got, latest) {
+	for len(got) < keys || !equalLatest(got, latest) || trades < total/tradeEvery {
 		e, err := slow.next(10 * time.Second)
 		if err != nil {
 			t.Fatalf("slow subscriber after %d messages: %v (has %d keys)", n, err, len(got))
@@ -94,7 +101,14 @@ func TestHubConflation(t *testing.T) {
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			t.Fatal(err)
 		}
-		got[e.Key] = d.V
+		if e.Key == "" {
+			trades++
+			if d.V != trades*tradeEvery {
+				t.Fatalf("slow subscriber: trade %d is publication %d, want %d", trades, d.V, trades*tradeEvery)
+			}
+		} else {
+			got[e.Key] = d.V
+		}
 		n++
 	}
 	if n > total/2 {

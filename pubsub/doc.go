@@ -57,7 +57,9 @@
 // than the conflation threshold queued for it) gets only the latest
 // message per key while it catches up: sequence numbers then skip, but
 // each key's last value arrives. Messages without a key are never
-// conflated.
+// conflated (publish trades without one): such a message first sends the
+// pending conflated values, then itself, so a slow subscriber sees every
+// trade, and every message in sequence order.
 //
 // Error codes: "bad_request" (not JSON, unknown op, binary message),
 // "bad_topic", "bad_position", "already_subscribed", "not_subscribed",

@@ -32,7 +32,10 @@ func (g *Group) Len() int { return g.f.Len() }
 // Publish queues one message for every member. key, if not empty, is its
 // conflation key: a member that joined with conflate and is behind (more
 // than WithConflateAbove bytes unsent) gets only the newest message of each
-// key. p is copied before Publish returns. Safe from any goroutine.
+// key. A message without a key is never conflated, and reaches such a
+// member after the newest values pending for it, so the member sees every
+// message in the order published. p is copied before Publish returns. Safe
+// from any goroutine.
 func (g *Group) Publish(t MessageType, p []byte, key string) { g.f.Publish(t, p, key) }
 
 // Join adds c to the group, after sending it first (in order). With
