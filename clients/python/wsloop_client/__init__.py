@@ -1,0 +1,1 @@
+"""Python client helpers for wsloop; see wsloop_client.fossil for deltas."""
