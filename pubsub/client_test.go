@@ -44,6 +44,8 @@ type event struct {
 	Recovery string          `json:"recovery"`
 	Code     string          `json:"code"`
 	Message  string          `json:"message"`
+	Reason   string          `json:"reason"`
+	Exp      int64           `json:"exp"`
 }
 
 func dialSub(t testing.TB, addr string, bin bool) *sub {

@@ -61,10 +61,38 @@
 // pending conflated values, then itself, so a slow subscriber sees every
 // trade, and every message in sequence order.
 //
+// # Entitlements
+//
+// A hub built WithEntitlements serves only connections that presented a
+// JWT connection token at the upgrade ("Authorization: Bearer <token>" or
+// "?token=<token>"; 401 otherwise, 429 past WithMaxConnsPerUser), and only
+// the topics its claims allow (package jwtauth: "subscribe" and "publish",
+// arrays of patterns such as "md.*" or "md.>"):
+//
+//	→ {"op":"subscribe","topic":"news","id":4}
+//	← {"op":"error","id":4,"code":"forbidden","message":"not entitled to subscribe to news"}
+//	→ {"op":"publish","topic":"orders.alice","key":"o1","data":{"qty":5},"id":5}
+//	← {"op":"published","id":5,"topic":"orders.alice","epoch":"9f86d081884c7d65","seq":7}
+//	→ {"op":"refresh","token":"eyJ…","id":6}
+//	← {"op":"unsubscribed","topic":"md.AAPL","reason":"forbidden"}
+//	← {"op":"refreshed","id":6,"exp":1767225600}
+//
+// "publish" is served only with entitlements, to the topics of the
+// "publish" claim; "data" is any JSON value, published as is. A
+// connection whose token expires is closed with 3000 ("token expired")
+// unless the client sent "refresh" with a newer token of the same user
+// ("sub") before: the answer gives the new expiry (Unix seconds), and the
+// subscriptions the new token no longer allows end first, each with an
+// "unsubscribed" carrying "reason":"forbidden". A refused refresh
+// ("unauthorized": invalid, expired, or another user's) leaves the
+// current token in force.
+//
 // Error codes: "bad_request" (not JSON, unknown op, binary message),
 // "bad_topic", "bad_position", "already_subscribed", "not_subscribed",
-// "too_many_subscriptions", "unavailable" (the broker failed). After too
-// many errors (WithMaxErrors) the server closes with 1008.
+// "too_many_subscriptions", "forbidden" (outside the token's claims),
+// "unauthorized" (a refresh with a bad token), "unavailable" (the broker
+// failed). After too many errors (WithMaxErrors) the server closes with
+// 1008.
 //
 // In "wsloop.bin", publications are binary messages: byte 0x01, the
 // topic's length (1 byte) and bytes, the epoch and the sequence (8 bytes

@@ -11,12 +11,18 @@ import (
 
 var _ server.Handler = (*Hub)(nil)
 
-// OnOpen implements server.Handler; a connection has no subscriptions yet.
-func (h *Hub) OnOpen(*server.Conn) {}
+// OnOpen implements server.Handler: with entitlements it starts the
+// connection's session (its token's claims and expiry); otherwise it does
+// nothing.
+func (h *Hub) OnOpen(c *server.Conn) {
+	if h.cfg.verifier != nil {
+		h.entitle(c)
+	}
+}
 
-// HandlesOpen reports false: OnOpen does nothing, so the server skips it
-// (server.Events).
-func (h *Hub) HandlesOpen() bool { return false }
+// HandlesOpen reports whether OnOpen has work, only with entitlements: the
+// server skips it otherwise (server.Events).
+func (h *Hub) HandlesOpen() bool { return h.cfg.verifier != nil }
 
 // HandlesClose reports true: OnClose forgets the connection's
 // subscriptions.
@@ -50,12 +56,20 @@ func (h *Hub) OnMessage(c *server.Conn, m server.Message) {
 		if err := h.unsubscribe(c, req.Topic, wire.AppendUnsubscribed(nil, req.ID, req.Topic)); err != nil {
 			h.fail(c, req.ID, wire.CodeNotSubscribed, "not subscribed to "+req.Topic)
 		}
+	case wire.OpPublish:
+		h.servePublish(c, &req)
+	case wire.OpRefresh:
+		h.serveRefresh(c, &req)
 	default:
 		h.fail(c, req.ID, wire.CodeBadRequest, fmt.Sprintf("unknown op %q", req.Op))
 	}
 }
 
 func (h *Hub) serveSubscribe(c *server.Conn, req *wire.Request) {
+	if ValidTopic(req.Topic) && !h.allowed(c, req.Topic, false) {
+		h.fail(c, req.ID, wire.CodeForbidden, "not entitled to subscribe to "+req.Topic)
+		return
+	}
 	o := SubscribeOptions{Since: req.Since, Conflate: req.Conflate}
 	_, _, err := h.subscribe(c, req.Topic, o, true, req.ID)
 	switch {

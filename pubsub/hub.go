@@ -28,6 +28,7 @@ type Hub struct {
 	closed bool
 
 	sessions sync.Map // *server.Conn → *session
+	users    users    // connections per user, with entitlements
 	stats    counters
 }
 

@@ -1,6 +1,10 @@
 package pubsub
 
-import "time"
+import (
+	"time"
+
+	"github.com/wsloop/wsloop/jwtauth"
+)
 
 // config is a Hub's settings.
 type config struct {
@@ -10,6 +14,8 @@ type config struct {
 	maxSubs    int
 	maxErrors  int
 	maxData    int
+	verifier   *jwtauth.Verifier
+	maxPerUser int
 }
 
 // Defaults of a Hub.

@@ -3,7 +3,9 @@ package pubsub
 import (
 	"encoding/json"
 	"errors"
+	"time"
 
+	"github.com/wsloop/wsloop/jwtauth"
 	"github.com/wsloop/wsloop/pubsub/wire"
 	"github.com/wsloop/wsloop/server"
 )
@@ -54,6 +56,13 @@ type session struct {
 	subs   map[string]*subscription
 	errors int
 	closed bool
+
+	// With entitlements (set in OnOpen, replaced by a refresh): the
+	// token's claims, whether the connection counts for its user, and the
+	// timer that closes it when the token expires.
+	claims  *jwtauth.Claims
+	counted bool
+	expiry  *time.Timer
 }
 
 type subscription struct {
@@ -231,6 +240,7 @@ func (h *Hub) Forget(c *server.Conn) {
 	}
 	s := v.(*session)
 	s.closed = true
+	h.release(s)
 	for name, sub := range s.subs {
 		delete(s.subs, name)
 		h.drop(sub, nil)

@@ -65,6 +65,10 @@ type flags struct {
 	feedSymbols   int
 	feedRate      float64
 
+	jwtSecretFile, jwtKeyFile, jwtJWKSURL, jwtAudience, jwtIssuer string
+	jwtRefresh, jwtLeeway                                         time.Duration
+	maxConnsPerUser                                               int
+
 	procs          int
 	statusInterval time.Duration
 }
@@ -131,6 +135,14 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), out io.Wri
 	fs.IntVar(&f.conflateAbove, "conflate-above", poller.DefaultConflateAbove, "pubsub/feed: bytes unsent to a conflating subscriber past which it gets only the latest message per key")
 	fs.IntVar(&f.feedSymbols, "feed-symbols", feed.DefaultSymbols, "feed: symbols with random-walk prices")
 	fs.Float64Var(&f.feedRate, "feed-rate", feed.DefaultRate, "feed: updates per second, all symbols together")
+	fs.StringVar(&f.jwtSecretFile, "jwt-secret-file", "", "pubsub/feed: entitlements: verify HS256 connection tokens with the secret in this file (32 bytes or more; trailing newline ignored)")
+	fs.StringVar(&f.jwtKeyFile, "jwt-key-file", "", "pubsub/feed: entitlements: verify RS256/ES256 connection tokens with the public keys in this file (PEM or JWK Set)")
+	fs.StringVar(&f.jwtJWKSURL, "jwt-jwks-url", "", "pubsub/feed: entitlements: verify connection tokens with the JWK Set at this URL, refreshed every -jwt-refresh and on an unknown key id")
+	fs.DurationVar(&f.jwtRefresh, "jwt-refresh", 10*time.Minute, "pubsub/feed: how often -jwt-jwks-url is fetched again")
+	fs.StringVar(&f.jwtAudience, "jwt-audience", "", "pubsub/feed: tokens must name this audience (\"aud\"); empty: not checked")
+	fs.StringVar(&f.jwtIssuer, "jwt-issuer", "", "pubsub/feed: tokens must come from this issuer (\"iss\"); empty: not checked")
+	fs.DurationVar(&f.jwtLeeway, "jwt-leeway", 5*time.Second, "pubsub/feed: clock skew allowed on a token's exp and nbf")
+	fs.IntVar(&f.maxConnsPerUser, "max-conns-per-user", 0, "pubsub/feed with tokens: most connections per user (\"sub\"), 429 past it (0: no limit)")
 
 	fs.Usage = func() {
 		out := fs.Output()
@@ -199,8 +211,19 @@ func (f *flags) check() error {
 		return fmt.Errorf("-feed-symbols %d: want 1 to %d", f.feedSymbols, maxFeedSymbols)
 	case !(f.feedRate > 0) || math.IsInf(f.feedRate, 0):
 		return fmt.Errorf("-feed-rate %v: want a positive number of updates per second", f.feedRate)
+	case f.entitled() && !f.pubsub():
+		return errors.New("-jwt-secret-file, -jwt-key-file and -jwt-jwks-url are for -mode pubsub or feed")
+	case f.entitled() && f.authTokens != "":
+		return errors.New("-auth-tokens and -jwt-*: choose one way to authenticate")
+	case f.maxConnsPerUser < 0 || f.maxConnsPerUser > 0 && !f.entitled():
+		return errors.New("-max-conns-per-user needs -jwt-secret-file, -jwt-key-file or -jwt-jwks-url, and 0 or more")
 	}
 	return nil
+}
+
+// entitled reports whether connection tokens are checked (-jwt-*).
+func (f *flags) entitled() bool {
+	return f.jwtSecretFile != "" || f.jwtKeyFile != "" || f.jwtJWKSURL != ""
 }
 
 // options turns the flags into server options.

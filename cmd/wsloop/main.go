@@ -98,6 +98,9 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 	if err != nil {
 		return err
 	}
+	if a.verifier != nil {
+		defer a.verifier.Close()
+	}
 	if a.hub != nil {
 		// Deferred first, so it runs last: after the server's drain.
 		defer a.hub.Close()

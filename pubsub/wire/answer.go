@@ -26,10 +26,46 @@ func AppendSubscribed(dst []byte, id json.RawMessage, topic string, pos Position
 
 // AppendUnsubscribed appends the answer to an unsubscribe.
 func AppendUnsubscribed(dst []byte, id json.RawMessage, topic string) []byte {
+	return AppendUnsubscribedReason(dst, id, topic, "")
+}
+
+// AppendUnsubscribedReason appends an unsubscribed message with a reason
+// (a Code constant) when the server ended the subscription itself, as
+// CodeForbidden after a refreshed token no longer allows the topic; ""
+// leaves it out.
+func AppendUnsubscribedReason(dst []byte, id json.RawMessage, topic, reason string) []byte {
 	dst = append(dst, `{"op":"unsubscribed"`...)
 	dst = appendID(dst, id)
 	dst = append(dst, `,"topic":`...)
 	dst = AppendJSONString(dst, topic)
+	if reason != "" {
+		dst = append(dst, `,"reason":`...)
+		dst = AppendJSONString(dst, reason)
+	}
+	return append(dst, '}')
+}
+
+// AppendPublished appends the answer to a publish: the publication's
+// position.
+func AppendPublished(dst []byte, id json.RawMessage, topic string, pos Position) []byte {
+	dst = append(dst, `{"op":"published"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"topic":`...)
+	dst = AppendJSONString(dst, topic)
+	dst = append(dst, `,"epoch":"`...)
+	dst = AppendEpoch(dst, pos.Epoch)
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, pos.Seq, 10)
+	return append(dst, '}')
+}
+
+// AppendRefreshed appends the answer to a refresh: the new token's
+// expiry, in seconds since the Unix epoch.
+func AppendRefreshed(dst []byte, id json.RawMessage, exp int64) []byte {
+	dst = append(dst, `{"op":"refreshed"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"exp":`...)
+	dst = strconv.AppendInt(dst, exp, 10)
 	return append(dst, '}')
 }
 
@@ -56,6 +92,8 @@ type Answer struct {
 	Data     json.RawMessage // msg: the payload as a JSON value (a string when it was not JSON)
 	Code     string          // error: one of the Code constants
 	Message  string          // error: for people
+	Exp      int64           // refreshed: the token's expiry, Unix seconds
+	Reason   string          // unsubscribed: why the server ended it (a Code), "" when asked
 }
 
 type jsonAnswer struct {
@@ -69,6 +107,8 @@ type jsonAnswer struct {
 	Recovery string          `json:"recovery"`
 	Code     string          `json:"code"`
 	Message  string          `json:"message"`
+	Exp      int64           `json:"exp"`
+	Reason   string          `json:"reason"`
 }
 
 // ParseAnswer parses a JSON message from the server. It reports false when
@@ -79,8 +119,8 @@ func ParseAnswer(b []byte) (Answer, bool) {
 	if json.Unmarshal(b, &j) != nil || j.Op == "" {
 		return Answer{}, false
 	}
-	a := Answer{Op: j.Op, ID: j.ID, Topic: j.Topic, Recovery: j.Recovery, Key: j.Key, Data: j.Data, Code: j.Code, Message: j.Message}
-	if j.Op == OpSubscribed || j.Op == OpMsg {
+	a := Answer{Op: j.Op, ID: j.ID, Topic: j.Topic, Recovery: j.Recovery, Key: j.Key, Data: j.Data, Code: j.Code, Message: j.Message, Exp: j.Exp, Reason: j.Reason}
+	if j.Op == OpSubscribed || j.Op == OpMsg || j.Op == OpPublished {
 		e, ok := ParseEpoch(j.Epoch)
 		if !ok {
 			return Answer{}, false

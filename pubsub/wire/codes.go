@@ -12,8 +12,12 @@ const (
 const (
 	OpSubscribe    = "subscribe"    // client → server
 	OpUnsubscribe  = "unsubscribe"  // client → server
+	OpPublish      = "publish"      // client → server, with entitlements
+	OpRefresh      = "refresh"      // client → server: a new token before the current one expires
 	OpSubscribed   = "subscribed"   // answer to subscribe
 	OpUnsubscribed = "unsubscribed" // answer to unsubscribe
+	OpPublished    = "published"    // answer to publish
+	OpRefreshed    = "refreshed"    // answer to refresh
 	OpMsg          = "msg"          // a publication (SubprotocolJSON)
 	OpError        = "error"        // answer to a request that failed
 )
@@ -34,7 +38,14 @@ const (
 	CodeNotSubscribed        = "not_subscribed"         // unsubscribe from a topic not subscribed
 	CodeTooManySubscriptions = "too_many_subscriptions" // the connection's limit
 	CodeUnavailable          = "unavailable"            // the broker failed: the server's fault
+	CodeForbidden            = "forbidden"              // the token does not entitle the user to the topic
+	CodeUnauthorized         = "unauthorized"           // refresh: the token is invalid, expired or another user's
 )
+
+// CloseTokenExpired is the close code of a connection whose token expired
+// without a refresh: 3000, registered with IANA as "Unauthorized" (RFC
+// 6455 §7.4.2 gives 3000-3999 to libraries and frameworks).
+const CloseTokenExpired = 3000
 
 // BinaryPublication is the first byte of a SubprotocolBinary publication.
 const BinaryPublication = 0x01

@@ -6,13 +6,17 @@ import (
 	"strconv"
 )
 
-// Request is a client's message: subscribe or unsubscribe.
+// Request is a client's message: subscribe, unsubscribe, publish or
+// refresh.
 type Request struct {
 	Op       string
 	ID       json.RawMessage // a JSON number or string, echoed in the answer; nil when absent
 	Topic    string
-	Since    *Position // subscribe: recover the messages after this position
-	Conflate bool      // subscribe: latest per key while the connection is behind
+	Since    *Position       // subscribe: recover the messages after this position
+	Conflate bool            // subscribe: latest per key while the connection is behind
+	Key      string          // publish: the conflation key ("" for none: never conflated)
+	Data     json.RawMessage // publish: the payload, a JSON value (a JSON string is published as its text)
+	Token    string          // refresh: the new token
 }
 
 // RequestError is why ParseRequest refused a request: the error answer's
@@ -32,6 +36,9 @@ type jsonRequest struct {
 	Topic    string          `json:"topic"`
 	Since    *jsonPosition   `json:"since,omitempty"`
 	Conflate bool            `json:"conflate,omitempty"`
+	Key      string          `json:"key,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	Token    string          `json:"token,omitempty"`
 }
 
 type jsonPosition struct {
@@ -51,7 +58,7 @@ func ParseRequest(b []byte) (Request, error) {
 	if !validID(j.ID) {
 		return Request{}, &RequestError{Code: CodeBadRequest, Message: "id must be a number or a string"}
 	}
-	r := Request{Op: j.Op, ID: j.ID, Topic: j.Topic, Conflate: j.Conflate}
+	r := Request{Op: j.Op, ID: j.ID, Topic: j.Topic, Conflate: j.Conflate, Key: j.Key, Data: j.Data, Token: j.Token}
 	if j.Since != nil {
 		e, ok := ParseEpoch(j.Since.Epoch)
 		if !ok {
@@ -74,19 +81,24 @@ func validID(id json.RawMessage) bool {
 	return false
 }
 
-// ErrBadID is AppendRequest's refusal of an id that is not a JSON number
-// or string.
-var ErrBadID = errors.New("wire: id must be a JSON number or string")
+// AppendRequest's refusals.
+var (
+	ErrBadID   = errors.New("wire: id must be a JSON number or string")
+	ErrBadData = errors.New("wire: data must be a JSON value")
+)
 
-// AppendRequest appends r as JSON. An empty r.ID is left out.
+// AppendRequest appends r as JSON. Empty fields are left out (the topic
+// only in a refresh). On error dst may hold part of the request.
 func AppendRequest(dst []byte, r *Request) ([]byte, error) {
 	if !validID(r.ID) {
 		return dst, ErrBadID
 	}
 	dst = append(dst, `{"op":`...)
 	dst = AppendJSONString(dst, r.Op)
-	dst = append(dst, `,"topic":`...)
-	dst = AppendJSONString(dst, r.Topic)
+	if r.Topic != "" || r.Op != OpRefresh {
+		dst = append(dst, `,"topic":`...)
+		dst = AppendJSONString(dst, r.Topic)
+	}
 	if r.Since != nil {
 		dst = append(dst, `,"since":{"epoch":"`...)
 		dst = AppendEpoch(dst, r.Since.Epoch)
@@ -96,6 +108,21 @@ func AppendRequest(dst []byte, r *Request) ([]byte, error) {
 	}
 	if r.Conflate {
 		dst = append(dst, `,"conflate":true`...)
+	}
+	if r.Key != "" {
+		dst = append(dst, `,"key":`...)
+		dst = AppendJSONString(dst, r.Key)
+	}
+	if len(r.Data) > 0 {
+		if !json.Valid(r.Data) {
+			return dst, ErrBadData
+		}
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, r.Data...)
+	}
+	if r.Token != "" {
+		dst = append(dst, `,"token":`...)
+		dst = AppendJSONString(dst, r.Token)
 	}
 	dst = appendID(dst, r.ID)
 	return append(dst, '}'), nil
