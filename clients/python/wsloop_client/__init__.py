@@ -1,1 +1,32 @@
-"""Python client helpers for wsloop; see wsloop_client.fossil for deltas."""
+"""wsloop_client: an asyncio client of wsloop's topics protocol.
+
+Subscribe to topics of a wsloop server (-mode pubsub or feed) with
+recovery from the last position after a reconnection, gap healing, keyed
+state from snapshots and Fossil deltas, publishes and JWT tokens refreshed
+before they expire::
+
+    async with Client("ws://127.0.0.1:8080/") as client:
+        sub = await client.subscribe("md.AAPL", snapshot=True)
+        async for pub in sub:
+            print(pub.kind, pub.key, pub.data, sub.state)
+
+Modules: client (Client, the connection and its requests), subscription
+(Subscription: position, gaps, state), wire (the protocol's encoding),
+token (JWT expiry and refresh timing), fossil (apply_delta). Everything is
+asyncio and belongs to the event loop that connected; the only dependency
+is the websockets library.
+"""
+
+from .client import Backoff, Client, ClientClosed, ConnectionLost, Event, ServerError
+from .fossil import apply_delta
+from .subscription import Subscription
+from .token import jwt_expiry
+from .wire import (KIND_DELETE, KIND_EVENT, KIND_SNAPSHOT, KIND_UPDATE, SUBPROTOCOL_BINARY,
+                   SUBPROTOCOL_JSON, Position, Publication)
+
+__all__ = [
+    "Client", "Backoff", "Event", "ServerError", "ConnectionLost", "ClientClosed",
+    "Subscription", "Position", "Publication", "apply_delta", "jwt_expiry",
+    "SUBPROTOCOL_BINARY", "SUBPROTOCOL_JSON",
+    "KIND_UPDATE", "KIND_SNAPSHOT", "KIND_DELETE", "KIND_EVENT",
+]
