@@ -5,6 +5,10 @@ restart (new epoch: recovery failed), gap healing, error answers."""
 import asyncio
 import unittest
 
+from .support import require_websockets
+
+require_websockets()
+
 from wsloop_client import SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, Backoff, Client, ServerError
 
 from .support import TIMEOUT, Recorder, take

@@ -6,6 +6,10 @@ answers."""
 import time
 import unittest
 
+from .support import require_websockets
+
+require_websockets()
+
 from websockets.exceptions import InvalidStatusCode
 
 from wsloop_client import Backoff, Client, Position, ServerError

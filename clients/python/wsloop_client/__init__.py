@@ -13,11 +13,11 @@ before they expire::
 Modules: client (Client, the connection and its requests), subscription
 (Subscription: position, gaps, state), wire (the protocol's encoding),
 token (JWT expiry and refresh timing), fossil (apply_delta). Everything is
-asyncio and belongs to the event loop that connected; the only dependency
-is the websockets library.
+asyncio and belongs to the event loop that connected. The only dependency,
+the websockets library, is needed by the client module alone: its names
+are imported on first use, so the other modules work without it.
 """
 
-from .client import Backoff, Client, ClientClosed, ConnectionLost, Event, ServerError
 from .fossil import apply_delta
 from .subscription import Subscription
 from .token import jwt_expiry
@@ -30,3 +30,12 @@ __all__ = [
     "SUBPROTOCOL_BINARY", "SUBPROTOCOL_JSON",
     "KIND_UPDATE", "KIND_SNAPSHOT", "KIND_DELETE", "KIND_EVENT",
 ]
+
+_CLIENT_NAMES = frozenset(("Client", "Backoff", "Event", "ServerError", "ConnectionLost", "ClientClosed"))
+
+
+def __getattr__(name):
+    if name in _CLIENT_NAMES:
+        from . import client
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
