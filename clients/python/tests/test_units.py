@@ -5,7 +5,7 @@ import json
 import struct
 import unittest
 
-from wsloop_client import KIND_DELETE, KIND_EVENT, KIND_SNAPSHOT, KIND_UPDATE, Position, Publication
+from wsloop_client import KIND_DELETE, KIND_EVENT, KIND_SNAPSHOT, KIND_UPDATE, Backoff, Position, Publication
 from wsloop_client.subscription import HEAL, RESNAPSHOT, Subscription
 from wsloop_client.token import jwt_expiry, refresh_delay
 from wsloop_client.wire import KIND_DELTA, encode_request, parse_binary, parse_text
@@ -79,6 +79,15 @@ class TokenTest(unittest.TestCase):
         self.assertEqual(refresh_delay(exp=1000, issued=0, now=0, margin=30, fraction=0.1), 970)
         self.assertEqual(refresh_delay(exp=60, issued=0, now=0, margin=30, fraction=0.1), 54)
         self.assertEqual(refresh_delay(exp=60, issued=0, now=59, margin=30, fraction=0.1), 0)
+
+
+class BackoffTest(unittest.TestCase):
+    def test_delays(self):
+        b = Backoff(initial=0.1, max=1.0, jitter=0.5)
+        for attempt, full in [(0, 0.1), (1, 0.2), (3, 0.8), (4, 1.0), (100, 1.0)]:
+            for _ in range(20):
+                self.assertTrue(full * 0.5 <= b.delay(attempt) <= full, (attempt, b.delay(attempt)))
+        self.assertEqual(Backoff(initial=0.1, max=1.0, jitter=0).delay(2), 0.4)
 
 
 class SubscriptionTest(unittest.IsolatedAsyncioTestCase):

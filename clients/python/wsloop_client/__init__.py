@@ -11,13 +11,14 @@ before they expire::
             print(pub.kind, pub.key, pub.data, sub.state)
 
 Modules: client (Client, the connection and its requests), subscription
-(Subscription: position, gaps, state), wire (the protocol's encoding),
+(Subscription: position, gaps, state), backoff (reconnection delays), wire (the protocol's encoding),
 token (JWT expiry and refresh timing), fossil (apply_delta). Everything is
 asyncio and belongs to the event loop that connected. The only dependency,
 the websockets library, is needed by the client module alone: its names
 are imported on first use, so the other modules work without it.
 """
 
+from .backoff import Backoff
 from .fossil import apply_delta
 from .subscription import Subscription
 from .token import jwt_expiry
@@ -31,7 +32,7 @@ __all__ = [
     "KIND_UPDATE", "KIND_SNAPSHOT", "KIND_DELETE", "KIND_EVENT",
 ]
 
-_CLIENT_NAMES = frozenset(("Client", "Backoff", "Event", "ServerError", "ConnectionLost", "ClientClosed"))
+_CLIENT_NAMES = frozenset(("Client", "Event", "ServerError", "ConnectionLost", "ClientClosed"))
 
 
 def __getattr__(name):

@@ -8,12 +8,13 @@ connection: it reads and dispatches every message, updates subscriptions,
 resubscribes after reconnections and gaps, and runs the refresh timer. The
 callbacks (on_event, a subscription's on_publication) run on that task:
 they must not block and must not await; they may call
-asyncio.create_task to start work. Methods may be called concurrently by
+asyncio.create_task to start work. An exception raised by a callback closes
+the connection with 1011 (the "disconnected" event carries it) and the
+client reconnects and resubscribes. Methods may be called concurrently by
 several tasks; each request waits for its own answer.
 """
 
 import asyncio
-import random
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Union
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from .backoff import Backoff
 from .subscription import HEAL, RESNAPSHOT, Subscription
 from .token import TokenProvider, TokenSource, jwt_expiry, refresh_delay
 from .wire import (CLOSE_TOKEN_EXPIRED, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, Position,
@@ -47,22 +49,6 @@ class ConnectionLost(Exception):
 
 class ClientClosed(Exception):
     """The client is closed (or was never connected)."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnection delays: initial seconds, doubled at each failed
-    attempt up to max, each shortened by a random part of up to jitter
-    (0 to 1) of itself so that many clients do not reconnect in step."""
-
-    initial: float = 0.1
-    max: float = 10.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before reconnection attempt number attempt (0 first)."""
-        d = min(self.max, self.initial * (2 ** min(attempt, 62)))
-        return d * (1 - self.jitter * random.random())
 
 
 @dataclass(frozen=True)
@@ -370,7 +356,9 @@ class Client:
         return ws
 
     async def _run(self, ws) -> None:
-        """The background task: serve connections, reconnect with backoff."""
+        """The background task: serve connections, reconnect with backoff
+        (at once after close 3000, token expired: a new token is all it
+        takes; a token still refused gets backoff as a failed attempt)."""
         attempt = 0
         while not self._closing.is_set():
             if ws is None:
@@ -384,8 +372,10 @@ class Client:
                     attempt += 1
                     continue
             attempt = 0
-            await self._serve(ws)
+            code = await self._serve(ws)
             ws = None
+            if code == CLOSE_TOKEN_EXPIRED:
+                continue
             if not self._closing.is_set():
                 await self._pause(self.backoff.delay(attempt))
                 attempt += 1
@@ -397,8 +387,8 @@ class Client:
         except asyncio.TimeoutError:
             pass
 
-    async def _serve(self, ws) -> None:
-        """Carry one connection until it ends."""
+    async def _serve(self, ws) -> Optional[int]:
+        """Carry one connection until it ends; returns its close code."""
         self._connections += 1
         self._ws = ws
         self._connected.set()
@@ -430,6 +420,7 @@ class Client:
                 sub._disconnected()
         await ws.wait_closed()
         self._emit(Event("disconnected", code=ws.close_code, reason=ws.close_reason, error=error))
+        return ws.close_code
 
     def _start_refresher(self) -> None:
         if self._refresher is not None:
