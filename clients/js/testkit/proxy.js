@@ -1,6 +1,7 @@
 // A WebSocket proxy between the client and wsloop (ws package), which
-// can drop, repeat or alter the server's messages and cut connections:
-// the faults a real network or a loaded server causes, made exact.
+// can drop, repeat or alter the server's messages, hold connections back
+// and cut them: the faults a real network or a loaded server causes,
+// made exact.
 
 import { wsPackage } from "./websocket.js";
 
@@ -17,41 +18,15 @@ export class Proxy {
     this.filter = null;
     this.pairs = new Set();
     this.connections = 0;
+    /** @type {Function[] | null} connections waiting for release() */
+    this.held = null;
   }
 
   /** @returns {Promise<Proxy>} once listening */
   listen() {
-    const { WebSocketServer, WebSocket } = wsPackage;
+    const { WebSocketServer } = wsPackage;
     this.server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
-    this.server.on("connection", (down, req) => {
-      this.connections++;
-      const up = new WebSocket(`ws://${this.upstream}${req.url}`, down.protocol ? [down.protocol] : []);
-      const pair = { up, down };
-      this.pairs.add(pair);
-      const queue = [];
-      up.on("open", () => {
-        for (const [d, b] of queue.splice(0)) up.send(d, { binary: b });
-      });
-      down.on("message", (d, b) => (up.readyState === WebSocket.OPEN ? up.send(d, { binary: b }) : queue.push([d, b])));
-      up.on("message", (d, b) => {
-        const out = this.filter?.(d, b) ?? [d];
-        for (const m of out) down.send(m, { binary: b });
-      });
-      const end = (code, reason) => (ws) => {
-        if (ws.readyState === WebSocket.OPEN) ws.close(code >= 3000 || code === 1000 ? code : 1001, reason);
-        else ws.terminate();
-      };
-      up.on("close", (code, reason) => {
-        this.pairs.delete(pair);
-        end(code, reason.toString())(down);
-      });
-      down.on("close", () => {
-        this.pairs.delete(pair);
-        end(1000, "")(up);
-      });
-      up.on("error", () => down.terminate());
-      down.on("error", () => up.terminate());
-    });
+    this.server.on("connection", (down, req) => this.#accept(down, req));
     return new Promise((resolve) => this.server.on("listening", () => resolve(this)));
   }
 
@@ -60,11 +35,23 @@ export class Proxy {
     return `ws://127.0.0.1:${this.server.address().port}/`;
   }
 
+  /** Holds new connections: their requests wait, unanswered, until release(). */
+  hold() {
+    this.held ??= [];
+  }
+
+  /** Connects the held connections to the server. */
+  release() {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const connect of held) connect();
+  }
+
   /** Cuts every connection abruptly (no close frame), as a network failure. */
   cut() {
     for (const { up, down } of this.pairs) {
       down.terminate();
-      up.terminate();
+      up?.terminate();
     }
     this.pairs.clear();
   }
@@ -73,5 +60,38 @@ export class Proxy {
   close() {
     this.cut();
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  #accept(down, req) {
+    const { WebSocket } = wsPackage;
+    this.connections++;
+    const pair = { up: null, down };
+    this.pairs.add(pair);
+    const queue = [];
+    down.on("message", (d, b) => (pair.up?.readyState === WebSocket.OPEN ? pair.up.send(d, { binary: b }) : queue.push([d, b])));
+    down.on("close", () => {
+      this.pairs.delete(pair);
+      pair.up?.close(1000);
+    });
+    down.on("error", () => pair.up?.terminate());
+    const connect = () => {
+      if (down.readyState !== WebSocket.OPEN) return;
+      const up = new WebSocket(`ws://${this.upstream}${req.url}`, down.protocol ? [down.protocol] : []);
+      pair.up = up;
+      up.on("open", () => {
+        for (const [d, b] of queue.splice(0)) up.send(d, { binary: b });
+      });
+      up.on("message", (d, b) => {
+        for (const m of this.filter?.(d, b) ?? [d]) down.send(m, { binary: b });
+      });
+      up.on("close", (code, reason) => {
+        this.pairs.delete(pair);
+        if (down.readyState === WebSocket.OPEN) down.close(code >= 3000 || code === 1000 ? code : 1001, reason.toString());
+        else down.terminate();
+      });
+      up.on("error", () => down.terminate());
+    };
+    if (this.held) this.held.push(connect);
+    else connect();
   }
 }
