@@ -36,7 +36,7 @@ const (
 /metrics        Prometheus metrics (wsloop_*)
 /debug/pprof/   Go profiles (net/http/pprof)
 `
-	publishIndex = "/publish/{topic}  POST: publish the body on topic (?key=K: conflation key)\n"
+	publishIndex = "/publish/{topic}  POST: publish the body on topic (?key=K: state and conflation key; ?kind=delete|event)\n"
 )
 
 // Handler returns the admin endpoints for src (normally a *server.Server)

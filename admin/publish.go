@@ -21,6 +21,12 @@ type Publisher interface {
 	Publish(topic, key string, data []byte) (pubsub.Position, error)
 }
 
+// KindPublisher is a Publisher that also publishes deletes and events
+// (?kind=); *pubsub.Hub is one.
+type KindPublisher interface {
+	PublishKind(topic string, kind pubsub.Kind, key string, data []byte) (pubsub.Position, error)
+}
+
 // publishResult is the answer to a successful publish.
 type publishResult struct {
 	Topic string `json:"topic"`
@@ -31,12 +37,18 @@ type publishResult struct {
 // PublishHandler serves POST /publish/{topic} (mount it on
 // "/publish/{topic...}" of a ServeMux, so that topics may contain '/'):
 // the request body, up to MaxPublishBody bytes, is published as is on
-// topic (percent-decoded), with the conflation key of the optional query
-// parameter "key". Answers are JSON: 200 {"topic":…,"epoch":"<16 hex>",
+// topic (percent-decoded), with the key of the optional query parameter
+// "key" (the topic's state key and conflation key) and the kind of the
+// optional "kind": "update" (the default), "delete" (the key leaves the
+// topic's state; no body needed) or "event" (a keyed message that is not
+// state: a trade). Answers are JSON: 200 {"topic":…,"epoch":"<16 hex>",
 // "seq":N}, the message's position; otherwise {"error":…} with 400 for a
-// bad topic name or a key over pubsub.MaxKeyLen bytes, 405 (Allow: POST) for another method, 413 for a body
-// too large for this endpoint or the publisher, 503 when the publisher is
-// closed or its broker fails. It is safe for concurrent requests.
+// bad topic name, a key over pubsub.MaxKeyLen bytes, an unknown kind or a
+// delete without key, 405 (Allow: POST) for another method, 409 when the
+// topic's state holds as many keys as allowed, 413 for a body too large
+// for this endpoint or the publisher, 501 for a kind the publisher cannot
+// publish, 503 when the publisher is closed or its broker fails. It is
+// safe for concurrent requests.
 func PublishHandler(p Publisher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -58,7 +70,26 @@ func PublishHandler(p Publisher) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "reading body: "+err.Error())
 			return
 		}
-		pos, err := p.Publish(topic, r.URL.Query().Get("key"), data)
+		key := r.URL.Query().Get("key")
+		var pos pubsub.Position
+		switch kind := r.URL.Query().Get("kind"); kind {
+		case "", "update":
+			pos, err = p.Publish(topic, key, data)
+		case "delete", "event":
+			kp, ok := p.(KindPublisher)
+			if !ok {
+				writeJSONError(w, http.StatusNotImplemented, "this publisher publishes updates only")
+				return
+			}
+			k := pubsub.Event
+			if kind == "delete" {
+				k = pubsub.Delete
+			}
+			pos, err = kp.PublishKind(topic, k, key, data)
+		default:
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("unknown kind %q (want update, delete or event)", kind))
+			return
+		}
 		switch {
 		case err == nil:
 			w.Header().Set("Content-Type", "application/json")
@@ -67,6 +98,10 @@ func PublishHandler(p Publisher) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, err.Error())
 		case errors.Is(err, pubsub.ErrTooLarge):
 			writeJSONError(w, http.StatusRequestEntityTooLarge, err.Error())
+		case errors.Is(err, pubsub.ErrTooManyKeys):
+			writeJSONError(w, http.StatusConflict, err.Error())
+		case errors.Is(err, pubsub.ErrUnsupported):
+			writeJSONError(w, http.StatusNotImplemented, err.Error())
 		default:
 			writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 		}

@@ -186,3 +186,31 @@ func TestPublishLimits(t *testing.T) {
 		t.Errorf("index without WithPublisher lists /publish/:\n%s", body)
 	}
 }
+
+// TestPublishKinds: ?kind=delete and ?kind=event publish those kinds;
+// an unknown kind, and a delete without key, are refused with 400.
+func TestPublishKinds(t *testing.T) {
+	hub := pubsub.New()
+	srv := pubsubtest.Start(t, hub)
+	adm := httptest.NewServer(admin.Handler(srv, admin.WithPublisher(hub)))
+	t.Cleanup(adm.Close)
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/publish/md.AAPL?key=bid&kind=update", 200},
+		{"/publish/md.AAPL?key=T1&kind=event", 200},
+		{"/publish/md.AAPL?key=bid&kind=delete", 200},
+		{"/publish/md.AAPL?kind=delete", 400},
+		{"/publish/md.AAPL?key=bid&kind=erase", 400},
+	} {
+		if status, _, body := request(t, "POST", adm.URL+tc.path, []byte(`{"px":1}`)); status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.path, status, body, tc.status)
+		}
+	}
+	// The three accepted took sequence numbers 1 to 3.
+	pos, err := hub.PublishKind("md.AAPL", pubsub.Update, "ask", []byte(`2`))
+	if err != nil || pos.Seq != 4 {
+		t.Errorf("after the kinds: %v %v, want seq 4", pos, err)
+	}
+}

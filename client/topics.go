@@ -25,6 +25,7 @@ type Position = wire.Position
 type Publication struct {
 	Topic string
 	Position
+	Kind wire.Kind // wire.Publication, or wire.Delete (no Data) or wire.Event
 	Key  []byte
 	Data []byte
 }

@@ -32,7 +32,7 @@ func (c *Client) topicMode(cn *conn) bool {
 // dispatch delivers one message (on the client's goroutine).
 func (c *Client) dispatch(cn *conn, t MessageType, data []byte) {
 	if c.topicMode(cn) {
-		if t == Binary && cn.proto == SubprotocolBinary && len(data) > 0 && data[0] == wire.BinaryPublication {
+		if t == Binary && cn.proto == SubprotocolBinary && len(data) > 0 && data[0] >= byte(wire.Publication) && data[0] <= byte(wire.Event) {
 			if c.binaryPublication(cn, data) {
 				return
 			}
@@ -65,7 +65,7 @@ func (c *Client) binaryPublication(cn *conn, b []byte) bool {
 	if s == nil {
 		return true // unsubscribed meanwhile
 	}
-	c.publish(cn, s, f.Position, f.Key, f.Data)
+	c.publish(cn, s, f.Kind, f.Position, f.Key, f.Data)
 	return true
 }
 
@@ -79,7 +79,7 @@ func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
 	case wire.OpMsg:
 		s := c.lookup([]byte(a.Topic))
 		if s != nil {
-			c.publish(cn, s, a.Position, []byte(a.Key), a.Data)
+			c.publish(cn, s, a.Kind, a.Position, []byte(a.Key), a.Data)
 		}
 		return true
 	case wire.OpSubscribed:
@@ -124,10 +124,15 @@ func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
 	return false
 }
 
-// publish checks a publication's sequence and delivers it.
-func (c *Client) publish(cn *conn, s *subscription, pos Position, key, data []byte) {
+// publish checks a publication's sequence and delivers it. A snapshot
+// entry carries an older sequence and does not move the position.
+func (c *Client) publish(cn *conn, s *subscription, kind wire.Kind, pos Position, key, data []byte) {
 	if !s.active {
 		return // the answer to a (re)subscribe is still to come
+	}
+	if kind == wire.Snapshot {
+		c.deliver(s, kind, pos, key, data)
+		return
 	}
 	if s.have && pos.Epoch == s.last.Epoch {
 		if pos.Seq <= s.last.Seq {
@@ -148,8 +153,13 @@ func (c *Client) publish(cn *conn, s *subscription, pos Position, key, data []by
 		return
 	}
 	s.last, s.have = pos, true
+	c.deliver(s, kind, pos, key, data)
+}
+
+// deliver hands a publication to the subscription's callback.
+func (c *Client) deliver(s *subscription, kind wire.Kind, pos Position, key, data []byte) {
 	if s.opts.OnPublication != nil {
-		s.pub.Position, s.pub.Key, s.pub.Data = pos, key, data
+		s.pub.Position, s.pub.Kind, s.pub.Key, s.pub.Data = pos, kind, key, data
 		s.opts.OnPublication(c, &s.pub)
 		s.pub.Key, s.pub.Data = nil, nil
 	}

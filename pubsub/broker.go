@@ -11,13 +11,50 @@ import (
 // names one run of the topic's history, Seq counts its messages from 1.
 type Position = wire.Position
 
+// Kind is what a message does to its topic's keyed state: Update (the
+// key's new value), Delete (the key is gone) or Event (a keyed fact, a
+// trade: not state, never conflated). A message without a key is never
+// state and never conflated, whatever its kind.
+type Kind = wire.Kind
+
+// Kinds of messages.
+const (
+	Update = wire.Publication
+	Delete = wire.Delete
+	Event  = wire.Event
+)
+
 // Message is one message published to a topic.
 type Message struct {
 	Topic string
 	Position
 	Time time.Time // when the broker accepted it
-	Key  string    // conflation key ("" means none)
+	Key  string    // the key: of the topic's keyed state, and of conflation ("" means none)
+	Kind Kind      // Update, Delete or Event (0 is Update)
 	Data []byte
+}
+
+// kind is m.Kind with 0 read as Update.
+func (m *Message) kind() Kind {
+	if m.Kind == 0 {
+		return Update
+	}
+	return m.Kind
+}
+
+// KindPublisher is a Broker that publishes every kind of message: Delete
+// and Event as well as Broker.Publish's Update. Local is one.
+type KindPublisher interface {
+	PublishKind(topic string, kind Kind, key string, data []byte) (Position, error)
+}
+
+// Snapshotter is a Broker that keeps each topic's keyed state: the latest
+// Update of every key not deleted since. Snapshot returns it as of the
+// returned position, the messages in sequence order (the caller's), and
+// every message after that position reaches the topic's subscriptions.
+// Local is one.
+type Snapshotter interface {
+	Snapshot(topic string) ([]Message, Position, error)
 }
 
 // Errors of brokers and hubs.
@@ -34,6 +71,13 @@ var (
 	ErrTooLarge = errors.New("pubsub: message too large")
 	// ErrClosed is returned by a closed broker or hub.
 	ErrClosed = errors.New("pubsub: closed")
+	// ErrTooManyKeys refuses an Update of a new key to a topic that keeps
+	// as many keys as its broker allows (LocalMaxKeys); delete keys to
+	// make room.
+	ErrTooManyKeys = errors.New("pubsub: too many keys in the topic's state")
+	// ErrUnsupported is a feature the hub's broker does not have (Delete
+	// and Event need a KindPublisher, snapshots and deltas a Snapshotter).
+	ErrUnsupported = errors.New("pubsub: not supported by this broker")
 )
 
 // Broker carries a hub's topics: it orders each topic's messages (assigns

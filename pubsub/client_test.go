@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsloop/wsloop/pubsub"
+	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
 // sub is a test client of the wire protocol, on gobwas/ws's client side.
@@ -46,6 +46,8 @@ type event struct {
 	Message  string          `json:"message"`
 	Reason   string          `json:"reason"`
 	Exp      int64           `json:"exp"`
+	Kind     string          `json:"kind"`
+	Snapshot *int            `json:"snapshot"`
 }
 
 func dialSub(t testing.TB, addr string, bin bool) *sub {
@@ -141,28 +143,14 @@ type closed struct {
 
 func (c *closed) Error() string { return fmt.Sprintf("closed %d %q", c.code, c.reason) }
 
-// decodeBinary reads a wsloop.bin publication.
+// decodeBinary reads a wsloop.bin publication (any kind).
 func decodeBinary(p []byte) (event, error) {
-	if len(p) < 2 || p[0] != 0x01 {
+	f, ok := wire.ParseBinaryPublication(p)
+	if !ok {
 		return event{}, fmt.Errorf("not a binary publication: % x", p)
 	}
-	tl := int(p[1])
-	p = p[2:]
-	if len(p) < tl+17 {
-		return event{}, fmt.Errorf("short binary publication")
-	}
-	e := event{Op: "msg", Topic: string(p[:tl])}
-	p = p[tl:]
-	e.Epoch = fmt.Sprintf("%016x", binary.BigEndian.Uint64(p))
-	e.Seq = binary.BigEndian.Uint64(p[8:])
-	kl := int(p[16])
-	p = p[17:]
-	if len(p) < kl {
-		return event{}, fmt.Errorf("short key")
-	}
-	e.Key = string(p[:kl])
-	e.Data = json.RawMessage(p[kl:])
-	return e, nil
+	return event{Op: "msg", Topic: string(f.Topic), Epoch: fmt.Sprintf("%016x", f.Epoch), Seq: f.Seq,
+		Key: string(f.Key), Data: json.RawMessage(f.Data), Kind: f.Kind.String()}, nil
 }
 
 // subscribe sends a subscribe and returns the "subscribed" answer.

@@ -61,6 +61,43 @@
 // pending conflated values, then itself, so a slow subscriber sees every
 // trade, and every message in sequence order.
 //
+// # Keyed state, snapshots and deltas
+//
+// A topic keeps the latest value of every key: each publication with a
+// key is an update of it (Hub.Publish), unless published as a delete
+// (the key leaves the state; Hub.PublishKind with Delete) or as an event
+// (a keyed fact such as a trade: delivered in order, never conflated, not
+// state; Event). A publication without a key is never state. The state
+// is bounded (WithMaxKeys, default 100,000 keys per topic): an update of
+// a new key past the bound is refused (ErrTooManyKeys) until keys are
+// deleted. Snapshots need a broker that keeps state (a Snapshotter: the
+// in-process Local broker; natsbroker does not yet, and a snapshot
+// request there is answered "unavailable").
+//
+//	→ {"op":"subscribe","topic":"md.AAPL","snapshot":true,"id":1}
+//	← {"op":"subscribed","id":1,"topic":"md.AAPL","epoch":"9f86d081884c7d65","seq":41,"snapshot":2}
+//	← {"op":"msg","topic":"md.AAPL","epoch":"9f86d081884c7d65","seq":17,"key":"bid.1","data":{"px":101.5},"kind":"snapshot"}
+//	← {"op":"msg","topic":"md.AAPL","epoch":"9f86d081884c7d65","seq":40,"key":"ask.1","data":{"px":101.6},"kind":"snapshot"}
+//	← {"op":"msg","topic":"md.AAPL","epoch":"9f86d081884c7d65","seq":42,"key":"bid.1","kind":"delete"}
+//	← {"op":"msg","topic":"md.AAPL","epoch":"9f86d081884c7d65","seq":43,"key":"AAPL","data":{"trade":101.55},"kind":"event"}
+//
+// With "snapshot":true the answer says how many snapshot entries follow:
+// the value of every key at the answer's position (each with the
+// sequence number of the update that set it, in increasing order), then
+// live messages from the position's seq+1, with no gap and no duplicate
+// between them. With "since" as well, a recovery that works replays as
+// usual (no snapshot), and one that cannot answers "recovery":"snapshot"
+// followed by the snapshot. A client's view of a topic is then its
+// snapshot with every later message applied: an update sets its key, a
+// delete removes it, events and keyless messages leave it alone.
+//
+// With "delta":"fossil" (which needs "snapshot":true and the wsloop.bin
+// subprotocol, and excludes "conflate"), an update of a key that has a
+// value comes as a Fossil delta (fossil-scm's delta format, package
+// internal/fossil) against that previous value, the one the subscriber
+// already has: computed once per publication, not per subscriber. The
+// first value of a key, and any after a delete, comes whole.
+//
 // # Entitlements
 //
 // A hub built WithEntitlements serves only connections that presented a
@@ -94,10 +131,13 @@
 // failed). After too many errors (WithMaxErrors) the server closes with
 // 1008.
 //
-// In "wsloop.bin", publications are binary messages: byte 0x01, the
-// topic's length (1 byte) and bytes, the epoch and the sequence (8 bytes
-// each, big endian), the key's length (1 byte) and bytes, then the data to
-// the end of the message. Answers stay JSON text.
+// In "wsloop.bin", publications are binary messages: the kind (1 byte:
+// 0x01 a publication, 0x02 a Fossil delta, 0x03 a snapshot entry, 0x04 a
+// delete, 0x05 an event), the topic's length (1 byte) and bytes, the epoch
+// and the sequence (8 bytes each, big endian), the key's length (1 byte)
+// and bytes, then the data to the end of the message (for 0x02 the delta;
+// none for 0x04). In "wsloop.json" the kind is the "kind" member, absent
+// for a publication; deltas have no JSON form. Answers stay JSON text.
 //
 // Topic names are 1–255 bytes without control characters, spaces, '*',
 // '>' or empty '.'-separated parts (ValidTopic).

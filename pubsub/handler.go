@@ -70,7 +70,15 @@ func (h *Hub) serveSubscribe(c *server.Conn, req *wire.Request) {
 		h.fail(c, req.ID, wire.CodeForbidden, "not entitled to subscribe to "+req.Topic)
 		return
 	}
-	o := SubscribeOptions{Since: req.Since, Conflate: req.Conflate}
+	o := SubscribeOptions{Since: req.Since, Conflate: req.Conflate, Snapshot: req.Snapshot}
+	switch req.Delta {
+	case "":
+	case wire.DeltaFossil:
+		o.Delta = true
+	default:
+		h.fail(c, req.ID, wire.CodeBadRequest, fmt.Sprintf("unknown delta %q (want %q)", req.Delta, wire.DeltaFossil))
+		return
+	}
 	_, _, err := h.subscribe(c, req.Topic, o, true, req.ID)
 	switch {
 	case err == nil:
@@ -80,6 +88,10 @@ func (h *Hub) serveSubscribe(c *server.Conn, req *wire.Request) {
 		h.fail(c, req.ID, wire.CodeAlreadySubscribed, "already subscribed to "+req.Topic)
 	case errors.Is(err, ErrTooManySubscriptions):
 		h.fail(c, req.ID, wire.CodeTooManySubscriptions, fmt.Sprintf("at most %d subscriptions per connection", h.cfg.maxSubs))
+	case errors.Is(err, ErrBadOptions):
+		h.fail(c, req.ID, wire.CodeBadRequest, "\"delta\" needs the wsloop.bin subprotocol and \"snapshot\":true, and excludes \"conflate\"")
+	case errors.Is(err, ErrUnsupported):
+		_ = c.Send(server.Text, wire.AppendError(nil, req.ID, wire.CodeUnavailable, "snapshots need a broker that keeps keyed state (the in-process broker)"), nil)
 	case errors.Is(err, ErrNotOpen):
 	default:
 		h.fail(c, req.ID, wire.CodeUnavailable, "subscription failed: "+err.Error())

@@ -1,6 +1,10 @@
 package pubsub
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // history is a topic's bounded history: the last max messages, and none
 // older than ttl (0: no age limit). It is a ring; not safe for concurrent
@@ -97,4 +101,18 @@ func (h *history) since(seq, last uint64, now time.Time) (out []Message, ok bool
 		}
 	}
 	return out, true
+}
+
+// sortedState returns the messages of a keyed state in sequence order;
+// with copyData their data are fresh copies.
+func sortedState(state map[string]Message, copyData bool) []Message {
+	out := make([]Message, 0, len(state))
+	for _, m := range state {
+		if copyData {
+			m.Data = append([]byte(nil), m.Data...)
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }

@@ -41,15 +41,26 @@ func New(opts ...Option) *Hub {
 	}
 	b := cfg.broker
 	if b == nil {
-		b = NewLocal(cfg.historyN, cfg.historyTTL)
+		b = NewLocal(cfg.historyN, cfg.historyTTL, LocalMaxKeys(cfg.maxKeys))
 	}
 	return &Hub{cfg: cfg, broker: b, topics: make(map[string]*topic)}
 }
 
-// Publish publishes data on topic with a conflation key ("" for none) and
-// returns its position. Subscribers on every node of the broker receive it
-// in order. data is copied. Safe from any goroutine.
+// Publish publishes data on topic as an Update of key (the key's new
+// value in the topic's state, and its conflation key; "" for none: not
+// state, never conflated) and returns its position. Subscribers on every
+// node of the broker receive it in order. data is copied. Safe from any
+// goroutine.
 func (h *Hub) Publish(topic, key string, data []byte) (Position, error) {
+	return h.PublishKind(topic, Update, key, data)
+}
+
+// PublishKind publishes a message of any kind: Update (Publish), Delete
+// (key leaves the topic's state; data is ignored) or Event (a keyed fact,
+// such as a trade: delivered in order, never conflated, not state). Delete
+// and Event need a broker that is a KindPublisher (ErrUnsupported
+// otherwise). Safe from any goroutine.
+func (h *Hub) PublishKind(topic string, kind Kind, key string, data []byte) (Position, error) {
 	if !ValidTopic(topic) {
 		return Position{}, ErrBadTopic
 	}
@@ -59,7 +70,26 @@ func (h *Hub) Publish(topic, key string, data []byte) (Position, error) {
 	if h.cfg.maxData > 0 && len(data) > h.cfg.maxData {
 		return Position{}, ErrTooLarge
 	}
-	pos, err := h.broker.Publish(topic, key, data)
+	var pos Position
+	var err error
+	switch kind {
+	case Update, 0:
+		pos, err = h.broker.Publish(topic, key, data)
+	case Delete, Event:
+		if kind == Delete && key == "" {
+			return Position{}, ErrBadKey
+		}
+		kp, ok := h.broker.(KindPublisher)
+		if !ok {
+			return Position{}, ErrUnsupported
+		}
+		if kind == Delete {
+			data = nil
+		}
+		pos, err = kp.PublishKind(topic, kind, key, data)
+	default:
+		return Position{}, ErrUnsupported
+	}
 	if err == nil {
 		h.stats.publishes.Add(1)
 	}
@@ -94,16 +124,12 @@ type topic struct {
 	last   Position // last message delivered here (Seq 0: none yet)
 	known  bool     // last was learned from the broker
 	recent *history
-	forms  [2]*server.Group // by form: formJSON, formBinary
-	n      int              // subscriptions
-	scr    []byte           // encoding scratch, under mu
+	state  map[string]Message // latest Update per key; nil: the broker keeps no state
+	forms  [forms]*server.Group
+	n      int    // subscriptions
+	scr    []byte // encoding scratch, under mu
+	dscr   []byte // delta scratch, under mu
 }
-
-// Wire forms of publications.
-const (
-	formJSON = iota
-	formBinary
-)
 
 // acquire returns name's topic with its lock held, creating it and its
 // broker subscription if needed.
@@ -131,17 +157,43 @@ func (h *Hub) acquire(name string) (*topic, error) {
 		}
 		if fresh {
 			cancel, err := h.broker.Subscribe(name, t.deliver)
+			if err == nil {
+				t.cancel = cancel
+				err = t.seed()
+			}
 			if err != nil {
 				t.dead = true
 				t.mu.Unlock()
 				h.forget(t)
+				if cancel != nil {
+					cancel()
+				}
 				return nil, err
 			}
-			t.cancel = cancel
 			h.stats.topics.Add(1)
 		}
 		return t, nil
 	}
+}
+
+// seed takes the topic's keyed state from a Snapshotter broker, with t's
+// lock held, after its subscription started: deliveries up to the
+// snapshot's position are then skipped, later ones applied.
+func (t *topic) seed() error {
+	sn, ok := t.hub.broker.(Snapshotter)
+	if !ok {
+		return nil
+	}
+	msgs, pos, err := sn.Snapshot(t.name)
+	if err != nil {
+		return err
+	}
+	t.state = make(map[string]Message, len(msgs))
+	for _, m := range msgs {
+		t.state[m.Key] = m
+	}
+	t.last, t.known = pos, true
+	return nil
 }
 
 // forget removes a dead topic from the hub.
@@ -180,8 +232,8 @@ func (t *topic) stop() {
 	}
 }
 
-// deliver is the broker's callback: it encodes m once per form in use and
-// hands it to the fan-outs.
+// deliver is the broker's callback: it encodes m once per form in use,
+// hands it to the fan-outs, and applies it to the topic's state.
 func (t *topic) deliver(m Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -193,24 +245,41 @@ func (t *topic) deliver(m Message) {
 	}
 	if m.Epoch != t.last.Epoch {
 		t.recent.reset()
+		if t.state != nil {
+			clear(t.state)
+		}
 	}
 	t.last, t.known = m.Position, true
 	stored := m
 	stored.Data = append([]byte(nil), m.Data...)
 	t.recent.add(stored)
+	kind, key := m.kind(), conflationKey(&m)
+	prev, hasPrev := t.state[m.Key]
 	for form, f := range t.forms {
 		if f == nil || f.Len() == 0 {
 			continue
 		}
-		typ := server.Text
-		if form == formBinary {
-			typ = server.Binary
+		if form == formDelta && kind == Update && m.Key != "" && hasPrev {
+			t.scr, t.dscr = encodeDelta(t.scr[:0], t.dscr, &m, prev.Data)
+		} else {
+			t.scr = encode(t.scr[:0], form, kind, &m)
 		}
-		t.scr = encode(t.scr[:0], form, &m)
 		t.hub.stats.deliveries.Add(uint64(f.Len()))
-		f.Publish(typ, t.scr, m.Key)
+		f.Publish(formType(form), t.scr, key)
+	}
+	if t.state != nil && m.Key != "" {
+		switch kind {
+		case Update:
+			t.state[m.Key] = stored
+		case Delete:
+			delete(t.state, m.Key)
+		}
 	}
 }
+
+// snapshot is the topic's state in sequence order (t's lock held); the
+// messages share their data with the state.
+func (t *topic) snapshot() []Message { return sortedState(t.state, false) }
 
 // fanout returns the topic's fan-out for a form, created on first use.
 func (t *topic) fanout(form int) *server.Group {

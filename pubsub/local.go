@@ -10,10 +10,11 @@ import (
 // Local is the in-process Broker of a single server: sequences and history
 // live in this process's memory, so its epoch is new at every start.
 type Local struct {
-	epoch uint64
-	max   int
-	ttl   time.Duration
-	now   func() time.Time
+	epoch   uint64
+	max     int
+	ttl     time.Duration
+	maxKeys int
+	now     func() time.Time
 
 	mu     sync.Mutex
 	topics map[string]*localTopic
@@ -28,8 +29,9 @@ type localTopic struct {
 	mu         sync.Mutex
 	seq        uint64
 	hist       *history
-	subs       []*localSub // replaced, never modified: deliverers read a snapshot
-	queue      []Message   // published, not yet delivered
+	state      map[string]Message // latest Update per key
+	subs       []*localSub        // replaced, never modified: deliverers read a snapshot
+	queue      []Message          // published, not yet delivered
 	delivering bool
 
 	dmu sync.Mutex
@@ -53,10 +55,28 @@ func (s *localSub) call(m Message) {
 }
 
 // NewLocal returns an in-process broker whose topics each keep their last
-// max messages, none older than ttl (0: no age limit). max 0 keeps no
+// max messages, none older than ttl (0: no age limit), and the latest
+// value of up to DefaultMaxKeys keys (LocalMaxKeys). max 0 keeps no
 // history: only clients that missed nothing recover.
-func NewLocal(max int, ttl time.Duration) *Local {
-	return &Local{epoch: newEpoch(), max: max, ttl: ttl, now: time.Now, topics: make(map[string]*localTopic)}
+func NewLocal(max int, ttl time.Duration, opts ...LocalOption) *Local {
+	l := &Local{epoch: newEpoch(), max: max, ttl: ttl, maxKeys: DefaultMaxKeys, now: time.Now, topics: make(map[string]*localTopic)}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// LocalOption configures a Local broker.
+type LocalOption func(*Local)
+
+// LocalMaxKeys bounds the keys of each topic's state: an Update of a new
+// key past n is refused with ErrTooManyKeys (n <= 0: DefaultMaxKeys).
+func LocalMaxKeys(n int) LocalOption {
+	return func(l *Local) {
+		if n > 0 {
+			l.maxKeys = n
+		}
+	}
 }
 
 // newEpoch is a random non-zero epoch.
@@ -89,10 +109,15 @@ func (l *Local) topic(name string, create bool) (*localTopic, error) {
 	return t, nil
 }
 
-// Publish implements Broker. Subscribers are called on the publishing
-// goroutine, or on a concurrent publisher's that is already delivering
-// earlier messages of the topic.
+// Publish implements Broker: PublishKind with Update.
 func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
+	return l.PublishKind(topic, Update, key, data)
+}
+
+// PublishKind implements KindPublisher. Subscribers are called on the
+// publishing goroutine, or on a concurrent publisher's that is already
+// delivering earlier messages of the topic.
+func (l *Local) PublishKind(topic string, kind Kind, key string, data []byte) (Position, error) {
 	if !ValidTopic(topic) {
 		return Position{}, ErrBadTopic
 	}
@@ -100,9 +125,16 @@ func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
 	if err != nil {
 		return Position{}, err
 	}
+	if kind == Update && key != "" {
+		if _, ok := t.state[key]; !ok && len(t.state) >= l.maxKeys {
+			t.mu.Unlock()
+			return Position{}, ErrTooManyKeys
+		}
+	}
 	t.seq++
-	m := Message{Topic: topic, Position: Position{Epoch: l.epoch, Seq: t.seq}, Time: l.now(), Key: key, Data: append([]byte(nil), data...)}
+	m := Message{Topic: topic, Position: Position{Epoch: l.epoch, Seq: t.seq}, Time: l.now(), Key: key, Kind: kind, Data: append([]byte(nil), data...)}
 	t.hist.add(m)
+	t.apply(m)
 	t.queue = append(t.queue, m)
 	if t.delivering {
 		t.mu.Unlock()
@@ -112,6 +144,38 @@ func (l *Local) Publish(topic, key string, data []byte) (Position, error) {
 	t.mu.Unlock()
 	t.deliver()
 	return m.Position, nil
+}
+
+// apply updates the topic's keyed state with m (its lock held).
+func (t *localTopic) apply(m Message) {
+	if m.Key == "" {
+		return
+	}
+	switch m.kind() {
+	case Update:
+		if t.state == nil {
+			t.state = make(map[string]Message)
+		}
+		t.state[m.Key] = m
+	case Delete:
+		delete(t.state, m.Key)
+	}
+}
+
+// Snapshot implements Snapshotter.
+func (l *Local) Snapshot(topic string) ([]Message, Position, error) {
+	if !ValidTopic(topic) {
+		return nil, Position{}, ErrBadTopic
+	}
+	t, err := l.topic(topic, false)
+	if err != nil {
+		return nil, Position{}, err
+	}
+	if t == nil {
+		return nil, Position{Epoch: l.epoch}, nil
+	}
+	defer t.mu.Unlock()
+	return sortedState(t.state, true), Position{Epoch: l.epoch, Seq: t.seq}, nil
 }
 
 // deliver calls the subscribers with the queued messages, in order, until
@@ -163,7 +227,7 @@ func (l *Local) unsubscribe(name string, t *localTopic, s *localSub) {
 		}
 	}
 	t.subs = subs
-	idle := len(t.subs) == 0 && t.seq == 0
+	idle := len(t.subs) == 0 && t.seq == 0 // nothing published: no history, no state
 	t.mu.Unlock()
 	s.mu.Lock()
 	s.stopped = true
@@ -226,4 +290,8 @@ func (l *Local) Close() error {
 	return nil
 }
 
-var _ Broker = (*Local)(nil)
+var (
+	_ Broker        = (*Local)(nil)
+	_ KindPublisher = (*Local)(nil)
+	_ Snapshotter   = (*Local)(nil)
+)

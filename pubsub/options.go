@@ -16,6 +16,7 @@ type config struct {
 	maxData    int
 	verifier   *jwtauth.Verifier
 	maxPerUser int
+	maxKeys    int
 }
 
 // Defaults of a Hub.
@@ -25,12 +26,14 @@ const (
 	DefaultMaxSubscriptions = 1000
 	DefaultMaxErrors        = 10
 	DefaultMaxData          = 1 << 20
+	DefaultMaxKeys          = 100_000
 )
 
 func defaultConfig() config {
 	return config{
 		historyN: DefaultHistory, historyTTL: DefaultHistoryTTL,
 		maxSubs: DefaultMaxSubscriptions, maxErrors: DefaultMaxErrors, maxData: DefaultMaxData,
+		maxKeys: DefaultMaxKeys,
 	}
 }
 
@@ -60,3 +63,8 @@ func WithMaxErrors(n int) Option { return func(c *config) { c.maxErrors = n } }
 // WithMaxData limits the data of one publication, bytes (Publish returns
 // ErrTooLarge past it). Default 1 MiB.
 func WithMaxData(n int) Option { return func(c *config) { c.maxData = n } }
+
+// WithMaxKeys bounds the keys of each topic's state in the default Local
+// broker (LocalMaxKeys): an Update of a new key past n is refused with
+// ErrTooManyKeys. Default 100,000.
+func WithMaxKeys(n int) Option { return func(c *config) { c.maxKeys = n } }

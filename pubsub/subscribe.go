@@ -19,15 +19,24 @@ type SubscribeOptions struct {
 	// Conflate keeps only the latest message per key while the
 	// connection is behind (see the package documentation).
 	Conflate bool
+	// Snapshot sends the current value of every key of the topic first
+	// (after the answer), at the returned position; with Since, only when
+	// recovery fails (RecoverySnapshot). It needs a Snapshotter broker.
+	Snapshot bool
+	// Delta sends Updates of keys with a previous value as Fossil deltas
+	// against it (wire.Delta). It needs SubprotocolBinary and Snapshot,
+	// and excludes Conflate.
+	Delta bool
 }
 
 // Recovery is the outcome of a subscription's recovery.
 type Recovery uint8
 
 const (
-	RecoveryNone   Recovery = iota // no recovery asked
-	RecoveryOK                     // the missed messages are replayed
-	RecoveryFailed                 // the gap cannot be filled: take a fresh snapshot
+	RecoveryNone     Recovery = iota // no recovery asked
+	RecoveryOK                       // the missed messages are replayed
+	RecoveryFailed                   // the gap cannot be filled: take a fresh snapshot
+	RecoverySnapshot                 // the gap cannot be filled: a snapshot follows
 )
 
 func (r Recovery) String() string {
@@ -36,6 +45,8 @@ func (r Recovery) String() string {
 		return "ok"
 	case RecoveryFailed:
 		return "failed"
+	case RecoverySnapshot:
+		return "snapshot"
 	}
 	return ""
 }
@@ -46,6 +57,7 @@ var (
 	ErrNotSubscribed        = errors.New("pubsub: not subscribed to this topic")
 	ErrTooManySubscriptions = errors.New("pubsub: too many subscriptions on this connection")
 	ErrNotOpen              = errors.New("pubsub: connection is not a wsloop connection or has closed")
+	ErrBadOptions           = errors.New("pubsub: deltas need the binary subprotocol and a snapshot, and exclude conflation")
 )
 
 // session is a connection's subscriptions. Its map is touched by the
@@ -109,6 +121,16 @@ func (h *Hub) subscribe(c *server.Conn, name string, o SubscribeOptions, answer 
 	if len(s.subs) >= h.cfg.maxSubs {
 		return Position{}, RecoveryNone, ErrTooManySubscriptions
 	}
+	form := formJSON
+	if c.Subprotocol() == SubprotocolBinary {
+		form = formBinary
+	}
+	if o.Delta {
+		if form != formBinary || !o.Snapshot || o.Conflate {
+			return Position{}, RecoveryNone, ErrBadOptions
+		}
+		form = formDelta
+	}
 	t, err := h.acquire(name)
 	if err != nil {
 		return Position{}, RecoveryNone, err
@@ -122,35 +144,44 @@ func (h *Hub) subscribe(c *server.Conn, name string, o SubscribeOptions, answer 
 		}
 		t.last, t.known = pos, true
 	}
+	if o.Snapshot && t.state == nil {
+		t.n++ // release takes it back
+		t.release()
+		return Position{}, RecoveryNone, ErrUnsupported
+	}
 	pos := t.last
 	rec, replay := RecoveryNone, []Message(nil)
 	if o.Since != nil {
 		rec, replay = t.recover(*o.Since)
 	}
-	form := formJSON
-	if c.Subprotocol() == SubprotocolBinary {
-		form = formBinary
-	}
 	if rec == RecoveryOK {
 		pos = *o.Since // the stream continues right after the client's position
 	}
-	first := make([]server.Outgoing, 0, 1+len(replay))
-	if answer {
-		first = append(first, server.Outgoing{Type: server.Text, Data: wire.AppendSubscribed(nil, id, name, pos, rec.String())})
+	entries, snap := []Message(nil), -1
+	if o.Snapshot && rec != RecoveryOK {
+		entries = t.snapshot()
+		snap = len(entries)
+		if rec == RecoveryFailed {
+			rec = RecoverySnapshot
+		}
 	}
-	typ := server.Text
-	if form == formBinary {
-		typ = server.Binary
+	first := make([]server.Outgoing, 0, 1+len(replay)+len(entries))
+	if answer {
+		first = append(first, server.Outgoing{Type: server.Text, Data: wire.AppendSubscribed(nil, id, name, pos, rec.String(), snap)})
+	}
+	typ := formType(form)
+	for i := range entries {
+		first = append(first, server.Outgoing{Type: typ, Data: encode(nil, form, wire.Snapshot, &entries[i])})
 	}
 	for i := range replay {
-		first = append(first, server.Outgoing{Type: typ, Data: encode(nil, form, &replay[i])})
+		first = append(first, server.Outgoing{Type: typ, Data: encode(nil, form, replay[i].kind(), &replay[i])})
 	}
 	// Counted before the answer can reach the client.
 	h.stats.subscriptions.Add(1)
 	switch rec {
 	case RecoveryOK:
 		h.stats.recoveriesOK.Add(1)
-	case RecoveryFailed:
+	case RecoveryFailed, RecoverySnapshot:
 		h.stats.recoveriesFailed.Add(1)
 	}
 	m := t.fanout(form).Join(c, o.Conflate, first...)

@@ -6,9 +6,10 @@ import (
 )
 
 // AppendSubscribed appends the answer to a subscribe: the position the
-// stream continues from (the next message has pos.Seq+1) and, when
-// recovery was asked, its outcome (RecoveryOK or RecoveryFailed).
-func AppendSubscribed(dst []byte, id json.RawMessage, topic string, pos Position, recovery string) []byte {
+// stream continues from (the next message has pos.Seq+1), when recovery
+// was asked its outcome (RecoveryOK, RecoveryFailed or RecoverySnapshot),
+// and when a snapshot follows (snapshot >= 0) how many entries it has.
+func AppendSubscribed(dst []byte, id json.RawMessage, topic string, pos Position, recovery string, snapshot int) []byte {
 	dst = append(dst, `{"op":"subscribed"`...)
 	dst = appendID(dst, id)
 	dst = append(dst, `,"topic":`...)
@@ -20,6 +21,10 @@ func AppendSubscribed(dst []byte, id json.RawMessage, topic string, pos Position
 	if recovery != "" {
 		dst = append(dst, `,"recovery":`...)
 		dst = AppendJSONString(dst, recovery)
+	}
+	if snapshot >= 0 {
+		dst = append(dst, `,"snapshot":`...)
+		dst = strconv.AppendInt(dst, int64(snapshot), 10)
 	}
 	return append(dst, '}')
 }
@@ -94,6 +99,8 @@ type Answer struct {
 	Message  string          // error: for people
 	Exp      int64           // refreshed: the token's expiry, Unix seconds
 	Reason   string          // unsubscribed: why the server ended it (a Code), "" when asked
+	Snapshot int             // subscribed: entries of the snapshot that follows, -1 when none
+	Kind     Kind            // msg: the publication's kind
 }
 
 type jsonAnswer struct {
@@ -109,6 +116,8 @@ type jsonAnswer struct {
 	Message  string          `json:"message"`
 	Exp      int64           `json:"exp"`
 	Reason   string          `json:"reason"`
+	Snapshot *int            `json:"snapshot"`
+	Kind     string          `json:"kind"`
 }
 
 // ParseAnswer parses a JSON message from the server. It reports false when
@@ -119,7 +128,17 @@ func ParseAnswer(b []byte) (Answer, bool) {
 	if json.Unmarshal(b, &j) != nil || j.Op == "" {
 		return Answer{}, false
 	}
-	a := Answer{Op: j.Op, ID: j.ID, Topic: j.Topic, Recovery: j.Recovery, Key: j.Key, Data: j.Data, Code: j.Code, Message: j.Message, Exp: j.Exp, Reason: j.Reason}
+	a := Answer{Op: j.Op, ID: j.ID, Topic: j.Topic, Recovery: j.Recovery, Key: j.Key, Data: j.Data, Code: j.Code, Message: j.Message, Exp: j.Exp, Reason: j.Reason, Snapshot: -1}
+	if j.Snapshot != nil {
+		a.Snapshot = *j.Snapshot
+	}
+	if j.Op == OpMsg {
+		k, ok := ParseKind(j.Kind)
+		if !ok {
+			return Answer{}, false
+		}
+		a.Kind = k
+	}
 	if j.Op == OpSubscribed || j.Op == OpMsg || j.Op == OpPublished {
 		e, ok := ParseEpoch(j.Epoch)
 		if !ok {

@@ -47,5 +47,53 @@ const (
 // 6455 §7.4.2 gives 3000-3999 to libraries and frameworks).
 const CloseTokenExpired = 3000
 
-// BinaryPublication is the first byte of a SubprotocolBinary publication.
-const BinaryPublication = 0x01
+// Kind is what a publication is: the first byte of its SubprotocolBinary
+// form, and the "kind" member of its JSON form (absent for Publication).
+type Kind byte
+
+// Kinds of publications.
+const (
+	Publication Kind = 0x01 // a message; with a key, the key's new value
+	Delta       Kind = 0x02 // a key's new value as a Fossil delta against its previous one (binary form only)
+	Snapshot    Kind = 0x03 // a key's current value, sent after "subscribed" with "snapshot"
+	Delete      Kind = 0x04 // the key is removed from the topic's state (no data)
+	Event       Kind = 0x05 // a keyed message that is not state (a trade): never conflated, not kept
+)
+
+// BinaryPublication is the first byte of a SubprotocolBinary publication
+// of kind Publication.
+const BinaryPublication = byte(Publication)
+
+// String is the kind's JSON name: "" for Publication, else "delta",
+// "snapshot", "delete" or "event".
+func (k Kind) String() string {
+	switch k {
+	case Delta:
+		return "delta"
+	case Snapshot:
+		return "snapshot"
+	case Delete:
+		return "delete"
+	case Event:
+		return "event"
+	}
+	return ""
+}
+
+// ParseKind is the Kind of a JSON "kind" member ("" is Publication).
+func ParseKind(s string) (Kind, bool) {
+	for k := Publication; k <= Event; k++ {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// DeltaFossil is the "delta" member of a subscribe asking for Fossil
+// deltas (fossil-scm's delta format).
+const DeltaFossil = "fossil"
+
+// RecoverySnapshot is the "recovery" outcome of a subscribe with "since"
+// and "snapshot" whose gap could not be filled: a snapshot follows.
+const RecoverySnapshot = "snapshot"

@@ -14,6 +14,8 @@ type Request struct {
 	Topic    string
 	Since    *Position       // subscribe: recover the messages after this position
 	Conflate bool            // subscribe: latest per key while the connection is behind
+	Snapshot bool            // subscribe: the current value of every key first
+	Delta    string          // subscribe: DeltaFossil for keyed values as deltas ("": full values)
 	Key      string          // publish: the conflation key ("" for none: never conflated)
 	Data     json.RawMessage // publish: the payload, a JSON value (a JSON string is published as its text)
 	Token    string          // refresh: the new token
@@ -36,6 +38,8 @@ type jsonRequest struct {
 	Topic    string          `json:"topic"`
 	Since    *jsonPosition   `json:"since,omitempty"`
 	Conflate bool            `json:"conflate,omitempty"`
+	Snapshot bool            `json:"snapshot,omitempty"`
+	Delta    string          `json:"delta,omitempty"`
 	Key      string          `json:"key,omitempty"`
 	Data     json.RawMessage `json:"data,omitempty"`
 	Token    string          `json:"token,omitempty"`
@@ -58,7 +62,7 @@ func ParseRequest(b []byte) (Request, error) {
 	if !validID(j.ID) {
 		return Request{}, &RequestError{Code: CodeBadRequest, Message: "id must be a number or a string"}
 	}
-	r := Request{Op: j.Op, ID: j.ID, Topic: j.Topic, Conflate: j.Conflate, Key: j.Key, Data: j.Data, Token: j.Token}
+	r := Request{Op: j.Op, ID: j.ID, Topic: j.Topic, Conflate: j.Conflate, Snapshot: j.Snapshot, Delta: j.Delta, Key: j.Key, Data: j.Data, Token: j.Token}
 	if j.Since != nil {
 		e, ok := ParseEpoch(j.Since.Epoch)
 		if !ok {
@@ -108,6 +112,13 @@ func AppendRequest(dst []byte, r *Request) ([]byte, error) {
 	}
 	if r.Conflate {
 		dst = append(dst, `,"conflate":true`...)
+	}
+	if r.Snapshot {
+		dst = append(dst, `,"snapshot":true`...)
+	}
+	if r.Delta != "" {
+		dst = append(dst, `,"delta":`...)
+		dst = AppendJSONString(dst, r.Delta)
 	}
 	if r.Key != "" {
 		dst = append(dst, `,"key":`...)

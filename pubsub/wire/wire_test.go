@@ -13,6 +13,7 @@ func TestRequestRoundTrip(t *testing.T) {
 	for _, r := range []wire.Request{
 		{Op: wire.OpSubscribe, Topic: "md.AAPL"},
 		{Op: wire.OpSubscribe, Topic: "md.AAPL", ID: json.RawMessage(`7`), Conflate: true},
+		{Op: wire.OpSubscribe, Topic: "md.AAPL", Snapshot: true, Delta: wire.DeltaFossil},
 		{Op: wire.OpSubscribe, Topic: "t\"q", ID: json.RawMessage(`"a"`), Since: &wire.Position{Epoch: 0x9f86d081884c7d65, Seq: 41}},
 		{Op: wire.OpUnsubscribe, Topic: "x", ID: json.RawMessage(`-1`)},
 	} {
@@ -24,7 +25,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
-		if got.Op != r.Op || got.Topic != r.Topic || got.Conflate != r.Conflate || !bytes.Equal(got.ID, r.ID) ||
+		if got.Op != r.Op || got.Topic != r.Topic || got.Conflate != r.Conflate || got.Snapshot != r.Snapshot || got.Delta != r.Delta || !bytes.Equal(got.ID, r.ID) ||
 			(got.Since == nil) != (r.Since == nil) || (r.Since != nil && *got.Since != *r.Since) {
 			t.Errorf("%s: got %+v, want %+v", b, got, r)
 		}
@@ -56,21 +57,22 @@ func TestAnswers(t *testing.T) {
 		b    []byte
 		want wire.Answer
 	}{
-		{wire.AppendSubscribed(nil, json.RawMessage(`1`), "md.AAPL", pos, wire.RecoveryOK),
-			wire.Answer{Op: wire.OpSubscribed, ID: json.RawMessage(`1`), Topic: "md.AAPL", Position: pos, Recovery: wire.RecoveryOK}},
-		{wire.AppendSubscribed(nil, nil, "x", pos, ""), wire.Answer{Op: wire.OpSubscribed, Topic: "x", Position: pos}},
-		{wire.AppendUnsubscribed(nil, json.RawMessage(`"u"`), "x"), wire.Answer{Op: wire.OpUnsubscribed, ID: json.RawMessage(`"u"`), Topic: "x"}},
+		{wire.AppendSubscribed(nil, json.RawMessage(`1`), "md.AAPL", pos, wire.RecoveryOK, -1),
+			wire.Answer{Op: wire.OpSubscribed, ID: json.RawMessage(`1`), Topic: "md.AAPL", Position: pos, Recovery: wire.RecoveryOK, Snapshot: -1}},
+		{wire.AppendSubscribed(nil, nil, "x", pos, wire.RecoverySnapshot, 3), wire.Answer{Op: wire.OpSubscribed, Topic: "x", Position: pos, Recovery: wire.RecoverySnapshot, Snapshot: 3}},
+		{wire.AppendUnsubscribed(nil, json.RawMessage(`"u"`), "x"), wire.Answer{Op: wire.OpUnsubscribed, ID: json.RawMessage(`"u"`), Topic: "x", Snapshot: -1}},
+		{wire.AppendJSONPublication(nil, wire.Delete, "t", pos, "k", nil), wire.Answer{Op: wire.OpMsg, Topic: "t", Position: pos, Key: "k", Kind: wire.Delete, Snapshot: -1}},
 		{wire.AppendError(nil, json.RawMessage(`3`), wire.CodeBadTopic, "invalid \"topic\""),
-			wire.Answer{Op: wire.OpError, ID: json.RawMessage(`3`), Code: wire.CodeBadTopic, Message: "invalid \"topic\""}},
-		{wire.AppendJSONPublication(nil, "md.AAPL", pos, "bid", []byte(`{"px":1.5}`)),
-			wire.Answer{Op: wire.OpMsg, Topic: "md.AAPL", Position: pos, Key: "bid", Data: json.RawMessage(`{"px":1.5}`)}},
-		{wire.AppendJSONPublication(nil, "t", pos, "", []byte("not json\x01")),
-			wire.Answer{Op: wire.OpMsg, Topic: "t", Position: pos, Data: json.RawMessage(`"not json\u0001"`)}},
+			wire.Answer{Op: wire.OpError, ID: json.RawMessage(`3`), Code: wire.CodeBadTopic, Message: "invalid \"topic\"", Snapshot: -1}},
+		{wire.AppendJSONPublication(nil, wire.Snapshot, "md.AAPL", pos, "bid", []byte(`{"px":1.5}`)),
+			wire.Answer{Op: wire.OpMsg, Topic: "md.AAPL", Position: pos, Key: "bid", Data: json.RawMessage(`{"px":1.5}`), Kind: wire.Snapshot, Snapshot: -1}},
+		{wire.AppendJSONPublication(nil, wire.Publication, "t", pos, "", []byte("not json\x01")),
+			wire.Answer{Op: wire.OpMsg, Topic: "t", Position: pos, Data: json.RawMessage(`"not json\u0001"`), Kind: wire.Publication, Snapshot: -1}},
 	} {
 		got, ok := wire.ParseAnswer(tc.b)
 		if !ok || got.Op != tc.want.Op || got.Topic != tc.want.Topic || got.Position != tc.want.Position ||
 			got.Recovery != tc.want.Recovery || got.Key != tc.want.Key || got.Code != tc.want.Code ||
-			got.Message != tc.want.Message || !bytes.Equal(got.ID, tc.want.ID) || !bytes.Equal(got.Data, tc.want.Data) {
+			got.Message != tc.want.Message || got.Snapshot != tc.want.Snapshot || got.Kind != tc.want.Kind || !bytes.Equal(got.ID, tc.want.ID) || !bytes.Equal(got.Data, tc.want.Data) {
 			t.Errorf("%s: got %+v (%v)", tc.b, got, ok)
 		}
 	}
@@ -83,9 +85,9 @@ func TestAnswers(t *testing.T) {
 // refused, never a panic.
 func TestBinaryPublication(t *testing.T) {
 	pos := wire.Position{Epoch: 7, Seq: 1 << 40}
-	b := wire.AppendBinaryPublication(nil, "md.AAPL", pos, "bid.1", []byte{0, 1, 2})
+	b := wire.AppendBinaryPublication(nil, wire.Event, "md.AAPL", pos, "bid.1", []byte{0, 1, 2})
 	f, ok := wire.ParseBinaryPublication(b)
-	if !ok || string(f.Topic) != "md.AAPL" || f.Position != pos || string(f.Key) != "bid.1" || !bytes.Equal(f.Data, []byte{0, 1, 2}) {
+	if !ok || f.Kind != wire.Event || string(f.Topic) != "md.AAPL" || f.Position != pos || string(f.Key) != "bid.1" || !bytes.Equal(f.Data, []byte{0, 1, 2}) {
 		t.Fatalf("got %+v %v", f, ok)
 	}
 	header := 2 + len("md.AAPL") + 16 + 1 + len("bid.1")
@@ -103,8 +105,8 @@ func TestBinaryPublication(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"op":"subscribe","topic":"x","since":{"epoch":"0000000000000001","seq":1},"id":1}`))
-	f.Add(wire.AppendBinaryPublication(nil, "t", wire.Position{Epoch: 1, Seq: 2}, "k", []byte("d")))
-	f.Add(wire.AppendJSONPublication(nil, "t", wire.Position{Epoch: 1, Seq: 2}, "k", []byte(`{"a":1}`)))
+	f.Add(wire.AppendBinaryPublication(nil, wire.Delta, "t", wire.Position{Epoch: 1, Seq: 2}, "k", []byte("d")))
+	f.Add(wire.AppendJSONPublication(nil, wire.Event, "t", wire.Position{Epoch: 1, Seq: 2}, "k", []byte(`{"a":1}`)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := wire.ParseRequest(b); err == nil {
 			if _, err := wire.AppendRequest(nil, &r); err != nil {
@@ -123,7 +125,7 @@ func BenchmarkAppendBinaryPublication(b *testing.B) {
 	dst := make([]byte, 0, 256)
 	data := bytes.Repeat([]byte{'x'}, 100)
 	for range b.N {
-		dst = wire.AppendBinaryPublication(dst[:0], "md.AAPL", wire.Position{Epoch: 1, Seq: 2}, "bid", data)
+		dst = wire.AppendBinaryPublication(dst[:0], wire.Publication, "md.AAPL", wire.Position{Epoch: 1, Seq: 2}, "bid", data)
 	}
 }
 
@@ -132,6 +134,6 @@ func BenchmarkAppendJSONPublication(b *testing.B) {
 	dst := make([]byte, 0, 256)
 	data := []byte(`{"px":101.5,"qty":300,"side":"bid","lvl":1}`)
 	for range b.N {
-		dst = wire.AppendJSONPublication(dst[:0], "md.AAPL", wire.Position{Epoch: 1, Seq: 2}, "bid", data)
+		dst = wire.AppendJSONPublication(dst[:0], wire.Publication, "md.AAPL", wire.Position{Epoch: 1, Seq: 2}, "bid", data)
 	}
 }
