@@ -289,9 +289,23 @@ export class Client extends EventTarget {
     ws.addEventListener("open", () => this.#onOpen(ws));
     ws.addEventListener("message", (e) => this.#onMessage(ws, e.data));
     ws.addEventListener("close", (e) => this.#onClose(ws, e.code, e.reason));
-    ws.addEventListener("error", () => {
-      if (this.#ws === ws) this.#emit("error", { error: new Error("websocket error") });
-    });
+    ws.addEventListener("error", () => this.#onError(ws));
+  }
+
+  #onError(ws) {
+    if (this.#ws !== ws) return;
+    const opening = this.#connecting;
+    this.#emit("error", { error: new Error(opening ? "websocket: connection failed" : "websocket error") });
+    if (opening && this.#ws === ws) {
+      // Some implementations (Node 20's experimental WebSocket) report a
+      // failed handshake with "error" alone, never "close".
+      this.#onClose(ws, 1006, "");
+      try {
+        ws.close();
+      } catch {
+        // a socket still connecting may refuse close(); it is dropped anyway
+      }
+    }
   }
 
   #onOpen(ws) {

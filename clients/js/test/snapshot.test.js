@@ -1,6 +1,6 @@
 // Keyed state against a real wsloop: snapshots, deletes, events,
 // "recovery":"snapshot", and Fossil deltas (with a corrupted one healed by
-// a fresh snapshot). Skipped while the server does not serve snapshots.
+// a fresh snapshot).
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -15,21 +15,6 @@ const HISTORY = 8;
 const text = new TextDecoder();
 
 const server = await new Wsloop(["-history", String(HISTORY)]).start();
-const supported = await probe();
-
-/** @returns {Promise<boolean>} whether the server answers "snapshot" */
-async function probe() {
-  const client = new Client(server.url, { WebSocket: WebSocketImpl });
-  try {
-    await client.connect();
-    let answer;
-    await client.subscribe("probe.snapshot", { snapshot: true, onSubscribed: (ev) => (answer = ev) });
-    return answer?.snapshot !== undefined;
-  } finally {
-    client.close();
-  }
-}
-
 after(async () => {
   await server.stop();
 });
@@ -46,7 +31,7 @@ function asText(state) {
   return Object.fromEntries([...state].map(([k, v]) => [k, v instanceof Uint8Array ? text.decode(v) : v]));
 }
 
-test("snapshot, then updates, deletes and events (JSON)", { skip: !supported }, async () => {
+test("snapshot, then updates, deletes and events (JSON)", async () => {
   const topic = "s.json";
   await server.publish(topic, "1", { key: "a" });
   await server.publish(topic, "2", { key: "b" });
@@ -86,7 +71,7 @@ test("snapshot, then updates, deletes and events (JSON)", { skip: !supported }, 
   }
 });
 
-test("recovery past the history: \"snapshot\" replaces the state (binary)", { skip: !supported }, async () => {
+test("recovery past the history: \"snapshot\" replaces the state (binary)", async () => {
   const topic = "s.recover";
   const proxy = await new Proxy(server.addr).listen();
   const events = new Events();
@@ -121,7 +106,7 @@ function payload(n) {
   return JSON.stringify(rows);
 }
 
-test("Fossil deltas rebuild every value; a bad delta brings a fresh snapshot", { skip: !supported }, async () => {
+test("Fossil deltas rebuild every value; a bad delta brings a fresh snapshot", async () => {
   const topic = "s.delta";
   const proxy = await new Proxy(server.addr).listen();
   const events = new Events();
@@ -160,5 +145,31 @@ test("Fossil deltas rebuild every value; a bad delta brings a fresh snapshot", {
   } finally {
     client.close();
     await proxy.close();
+  }
+});
+
+test("server restart with snapshot: \"recovery\":\"snapshot\" from the new epoch", async () => {
+  const topic = "s.restart";
+  const events = new Events();
+  const client = new Client(server.url, { subprotocol: "wsloop.json", backoff: FAST, WebSocket: WebSocketImpl });
+  try {
+    await client.connect();
+    const sub = await client.subscribe(topic, { snapshot: true, ...recorder(events) });
+    const old = await server.publish(topic, "1", { key: "gone" });
+    await events.next((e) => e.type === "pub" && e.seq === old.seq);
+    assert.deepEqual(asText(sub.state), { gone: 1 });
+    const closed = once(client, "close");
+    await server.restart();
+    await closed;
+    const ev = await events.next((e) => e.type === "subscribed" && e.resubscribed);
+    assert.equal(ev.recovery, "snapshot");
+    assert.equal(ev.snapshot, 0);
+    assert.notEqual(ev.position.epoch, old.epoch);
+    assert.equal(sub.state.size, 0, "the new epoch's (empty) state replaced the old one");
+    const p = await server.publish(topic, "2", { key: "new" });
+    await events.next((e) => e.type === "pub" && e.epoch === p.epoch);
+    assert.deepEqual(asText(sub.state), { new: 2 });
+  } finally {
+    client.close();
   }
 });
