@@ -142,7 +142,7 @@ export class Client extends EventTarget {
     this.#reconnectTimer = undefined;
     const err = new ServerError("closed", "the client is closed");
     for (const w of this.#waiters.splice(0)) w.reject(err);
-    this.#failPending(err, true);
+    this.#failPending(err);
     for (const sub of this.#subs.values()) {
       sub.end();
       sub.rejectReady(err);
@@ -327,7 +327,7 @@ export class Client extends EventTarget {
     this.#ws = null;
     this.#connecting = false;
     clearTimeout(this.#refreshTimer);
-    this.#failPending(new ServerError("disconnected", `connection closed (${code})`), false);
+    this.#failPending(new ServerError("disconnected", `connection closed (${code})`));
     for (const sub of this.#subs.values()) sub.active = false;
     this.#emit("close", { code, reason });
     this.#retry(code === CLOSE_TOKEN_EXPIRED);
@@ -352,16 +352,13 @@ export class Client extends EventTarget {
     }, refreshDelay(exp, Date.now(), this.#opts.refreshAhead));
   }
 
-  /** Rejects the requests awaiting answers; subscribes are resent later unless all. */
-  #failPending(err, all) {
-    for (const [id, p] of this.#pending) {
-      if (p.sub && !all) continue;
-      this.#pending.delete(id);
-      p.reject?.(err);
-    }
-    if (!all) {
-      for (const [id, p] of this.#pending) if (p.sub) this.#pending.delete(id);
-    }
+  /**
+   * Forgets the requests awaiting answers, rejecting them with err;
+   * subscriptions are sent again on the next connection.
+   */
+  #failPending(err) {
+    for (const p of this.#pending.values()) p.reject?.(err);
+    this.#pending.clear();
   }
 
   #send(req) {
