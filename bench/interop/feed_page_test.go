@@ -22,10 +22,11 @@ import (
 // prices in place and sees no sequence gap; that after the server drops its
 // connection (-idle-timeout) it reconnects and recovers the missed messages
 // from the topic's history with still no gap; and that after the server
-// restarts (a new in-process broker, so a new epoch) it reconnects and
-// reports "recovery failed", the right answer, then goes on with a fresh
-// stream. This test owns the wsloop processes and tells the script when the
-// server is gone and when it is back.
+// restarts (a new in-process broker, so a new epoch) it reconnects, gets
+// "recovery":"snapshot" (the right answer: the missed updates cannot be
+// replayed), replaces every row from the snapshot, then goes on with the
+// live stream. This test owns the wsloop processes and tells the script
+// when the server is gone and when it is back.
 func TestFeedPage(t *testing.T) {
 	const browser = "/usr/bin/chromium"
 	if _, err := os.Stat(browser); err != nil {

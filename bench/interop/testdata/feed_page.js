@@ -12,7 +12,7 @@
 //   test:   stopped                     the server is gone
 //   script: PHASE2 OK                   the page noticed
 //   test:   restarted                   a new server on the same address
-//   script: OK                          "recovery failed", then a fresh stream
+//   script: OK                          a fresh snapshot, then the live stream
 //
 // Any failure prints "FAIL: <why>" and exits non-zero; every wait is
 // bounded, and so is the whole run.
@@ -87,12 +87,13 @@ function pageState() {
     recovery: e('recovery').dataset.result,
     rows,
     nrows: document.querySelectorAll('#rows tr').length,
+    stale: document.querySelectorAll('#rows tr.stale').length,
   };
 }
 
 function describe(s) {
   return `state ${s.state}, ${s.count} messages, ${s.gaps} gaps, ${s.reconnects} reconnects, ` +
-    `recovery ${JSON.stringify(s.recovery)}, ${s.nrows} rows`;
+    `recovery ${JSON.stringify(s.recovery)}, ${s.nrows} rows (${s.stale} stale)`;
 }
 
 // waitFor polls the page every 100 ms until ok accepts its state, and fails
@@ -153,15 +154,17 @@ async function main() {
   console.log('PHASE2 OK');
 
   // Phase 3: a new server (a new broker, so a new epoch) on the same
-  // address: recovery must fail, and a fresh stream follow.
+  // address: recovery must fail, and a fresh snapshot replace every row
+  // before the live stream goes on.
   await expectLine('restarted', 30000);
-  s = await waitFor(page, 'the page back on the restarted server', 20000,
-    (s) => s.state === 'open' && s.recovery === 'failed' && s.reconnects > reconnects);
+  s = await waitFor(page, 'the page back on the restarted server with a fresh snapshot', 20000,
+    (s) => s.state === 'open' && s.recovery === 'snapshot' && s.reconnects > reconnects &&
+      s.nrows === symbols && s.stale === 0);
   count = s.count;
   s = await waitFor(page, 'a fresh stream after the restart', 10000,
-    (s) => s.count > count + 50 && s.state === 'open' && s.recovery === 'failed');
-  if (s.gaps !== 0 || s.nrows !== symbols) {
-    fail(`after the restart: ${s.gaps} gaps, ${s.nrows} rows (want 0 and ${symbols}): ${JSON.stringify(s)}`);
+    (s) => s.count > count + 50 && s.state === 'open' && s.recovery === 'snapshot');
+  if (s.gaps !== 0 || s.nrows !== symbols || s.stale !== 0) {
+    fail(`after the restart: ${s.gaps} gaps, ${s.nrows} rows, ${s.stale} stale (want 0, ${symbols}, 0): ${JSON.stringify(s)}`);
   }
   await browser.close();
   console.log('OK');
