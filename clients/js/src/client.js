@@ -1,20 +1,18 @@
-// The connection: WebSocket lifecycle, reconnection with backoff, tokens,
-// requests and their answers, and routing publications to subscriptions.
+// The Client: the public API of a connection to a wsloop server. It wires
+// the modules that do the work: connection.js (the WebSocket and
+// reconnection), requests.js (requests awaiting answers), dispatch.js
+// (routing messages to subscriptions and requests) and refresh.js (when to
+// refresh the token).
 
 import { Backoff } from "./backoff.js";
+import { Connection } from "./connection.js";
+import { Dispatcher } from "./dispatch.js";
 import { ServerError } from "./errors.js";
+import { RefreshTimer } from "./refresh.js";
+import { PendingRequests } from "./requests.js";
 import { Subscription } from "./subscription.js";
-import { expiresAt, fetchToken, refreshDelay } from "./token.js";
-import {
-  CLOSE_TOKEN_EXPIRED,
-  SUBPROTOCOL_BINARY,
-  SUBPROTOCOL_JSON,
-  decodeBinary,
-  decodeText,
-  encodeRequest,
-} from "./wire.js";
-
-const OPEN = 1;
+import { fetchToken } from "./token.js";
+import { SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON } from "./wire.js";
 
 /**
  * An event of a Client: "open" (detail {protocol}), "close" (detail
@@ -58,24 +56,13 @@ export class ClientEvent extends Event {
  *    detail.
  */
 export class Client extends EventTarget {
-  #url;
   #opts;
-  #WebSocket;
-  #backoff;
-  /** @type {WebSocket | null} */
-  #ws = null;
-  #connecting = false;
-  #closed = false;
-  #protocol = "";
+  #conn;
+  #dispatcher;
+  #refresh = new RefreshTimer();
   /** @type {Map<string, Subscription>} */
   #subs = new Map();
-  /** @type {Map<number, {resolve?: Function, reject?: Function, sub?: Subscription}>} */
-  #pending = new Map();
-  #nextId = 0;
-  /** @type {string | undefined} */
-  #token;
-  #refreshTimer;
-  #reconnectTimer;
+  #pending = new PendingRequests();
   /** @type {{resolve: Function, reject: Function}[]} */
   #waiters = [];
 
@@ -94,25 +81,38 @@ export class Client extends EventTarget {
     if (typeof WS !== "function") {
       throw new TypeError("no WebSocket: pass options.WebSocket (e.g. the ws package's WebSocket) on Node < 22");
     }
-    this.#url = url;
     this.#opts = { ...options, subprotocol, refreshAhead: options.refreshAhead ?? 30000 };
-    this.#WebSocket = WS;
-    this.#backoff = new Backoff(options.backoff);
+    const backoff = new Backoff(options.backoff);
+    this.#conn = new Connection(
+      url,
+      { subprotocol, WebSocket: WS, backoff, token: () => this.#opts.token },
+      {
+        open: (ws) => this.#onOpen(ws),
+        message: (data) => this.#dispatcher.message(data),
+        close: (code, reason) => this.#onClose(code, reason),
+        error: (error) => this.#emit("error", { error }),
+      },
+    );
+    this.#dispatcher = new Dispatcher(this.#subs, this.#pending, {
+      emit: (type, detail) => this.#emit(type, detail),
+      call: (fn, ...args) => this.#call(fn, ...args),
+      heal: (sub, fresh) => this.#heal(sub, fresh),
+    });
   }
 
   /** true while a connection is open. */
   get connected() {
-    return this.#ws !== null && this.#ws.readyState === OPEN && !this.#connecting;
+    return this.#conn.connected;
   }
 
   /** The subprotocol of the open connection ("" when none). */
   get protocol() {
-    return this.#protocol;
+    return this.#conn.protocol;
   }
 
   /** The token of the current connection (after any refresh). */
   get token() {
-    return this.#token;
+    return this.#conn.token;
   }
 
   /**
@@ -122,10 +122,10 @@ export class Client extends EventTarget {
    *   if close() is called first
    */
   connect() {
-    if (this.#closed) return Promise.reject(new ServerError("closed", "the client is closed"));
+    if (this.#conn.closed) return Promise.reject(new ServerError("closed", "the client is closed"));
     if (this.connected) return Promise.resolve();
     const p = new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (this.#ws === null && this.#reconnectTimer === undefined && !this.#connecting) this.#open();
+    this.#conn.start();
     return p;
   }
 
@@ -135,22 +135,17 @@ export class Client extends EventTarget {
    * connected again.
    */
   close() {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#reconnectTimer);
-    clearTimeout(this.#refreshTimer);
-    this.#reconnectTimer = undefined;
+    if (this.#conn.closed) return;
+    this.#refresh.cancel();
     const err = new ServerError("closed", "the client is closed");
     for (const w of this.#waiters.splice(0)) w.reject(err);
-    this.#failPending(err);
+    this.#pending.failAll(err);
     for (const sub of this.#subs.values()) {
       sub.end();
       sub.rejectReady(err);
     }
     this.#subs.clear();
-    const ws = this.#ws;
-    this.#ws = null;
-    if (ws) ws.close(1000);
+    this.#conn.close();
   }
 
   /**
@@ -168,7 +163,7 @@ export class Client extends EventTarget {
    *   "forbidden"), or "already_subscribed" when this client has topic
    */
   subscribe(topic, options = {}) {
-    if (this.#closed) return Promise.reject(new ServerError("closed", "the client is closed"));
+    if (this.#conn.closed) return Promise.reject(new ServerError("closed", "the client is closed"));
     if (this.#subs.has(topic)) {
       return Promise.reject(new ServerError("already_subscribed", `already subscribed to ${topic}`));
     }
@@ -222,7 +217,7 @@ export class Client extends EventTarget {
     const t = token ?? (await fetchToken(this.#opts.token));
     if (typeof t !== "string" || t === "") throw new ServerError("unauthorized", "no token to refresh with");
     const m = await this.#request({ op: "refresh", token: t });
-    this.#token = t;
+    this.#conn.token = t;
     if (typeof this.#opts.token !== "function") this.#opts.token = t;
     this.#scheduleRefresh();
     this.#emit("refreshed", { exp: m.exp });
@@ -251,137 +246,46 @@ export class Client extends EventTarget {
     }
   }
 
-  async #open() {
-    if (this.#closed || this.#ws !== null) return;
-    this.#reconnectTimer = undefined;
-    this.#connecting = true;
-    let token;
-    try {
-      token = await fetchToken(this.#opts.token);
-    } catch (error) {
-      this.#connecting = false;
-      this.#emit("error", { error });
-      this.#retry(false);
-      return;
-    }
-    if (this.#closed) {
-      this.#connecting = false;
-      return;
-    }
-    let url = this.#url;
-    if (token) {
-      const u = new URL(url);
-      u.searchParams.set("token", token);
-      url = u.toString();
-    }
-    let ws;
-    try {
-      ws = new this.#WebSocket(url, [this.#opts.subprotocol]);
-    } catch (error) {
-      this.#connecting = false;
-      this.#emit("error", { error });
-      this.#retry(false);
-      return;
-    }
-    ws.binaryType = "arraybuffer";
-    this.#ws = ws;
-    this.#token = token;
-    ws.addEventListener("open", () => this.#onOpen(ws));
-    ws.addEventListener("message", (e) => this.#onMessage(ws, e.data));
-    ws.addEventListener("close", (e) => this.#onClose(ws, e.code, e.reason));
-    ws.addEventListener("error", () => this.#onError(ws));
-  }
-
-  #onError(ws) {
-    if (this.#ws !== ws) return;
-    const opening = this.#connecting;
-    this.#emit("error", { error: new Error(opening ? "websocket: connection failed" : "websocket error") });
-    if (opening && this.#ws === ws) {
-      // Some implementations (Node 20's experimental WebSocket) report a
-      // failed handshake with "error" alone, never "close".
-      this.#onClose(ws, 1006, "");
-      try {
-        ws.close();
-      } catch {
-        // a socket still connecting may refuse close(); it is dropped anyway
-      }
-    }
-  }
-
   #onOpen(ws) {
-    if (this.#ws !== ws) return;
-    this.#connecting = false;
-    this.#backoff.reset();
-    this.#protocol = ws.protocol;
     this.#emit("open", { protocol: ws.protocol });
     for (const w of this.#waiters.splice(0)) w.resolve();
     for (const sub of this.#subs.values()) {
-      if (this.#ws !== ws) return;
+      if (this.#conn.socket !== ws) return;
       this.#sendSubscribe(sub);
     }
     this.#scheduleRefresh();
   }
 
-  #onClose(ws, code, reason) {
-    if (this.#ws !== ws) return;
-    this.#ws = null;
-    this.#connecting = false;
-    clearTimeout(this.#refreshTimer);
-    this.#failPending(new ServerError("disconnected", `connection closed (${code})`));
+  #onClose(code, reason) {
+    this.#refresh.cancel();
+    this.#pending.failAll(new ServerError("disconnected", `connection closed (${code})`));
     for (const sub of this.#subs.values()) sub.active = false;
     this.#emit("close", { code, reason });
-    this.#retry(code === CLOSE_TOKEN_EXPIRED);
   }
 
-  /** Schedules the next connection attempt: at once after an expired token. */
-  #retry(now) {
-    if (this.#closed) return;
-    const delay = now ? 0 : this.#backoff.next();
-    this.#reconnectTimer = setTimeout(() => this.#open(), delay);
-  }
-
+  /** Refreshes ahead of the token's expiry, when the token option is a function. */
   #scheduleRefresh() {
-    clearTimeout(this.#refreshTimer);
+    this.#refresh.cancel();
     if (typeof this.#opts.token !== "function" || !this.connected) return;
-    const exp = expiresAt(this.#token);
-    if (exp === null) return;
-    const ws = this.#ws;
-    this.#refreshTimer = setTimeout(() => {
-      if (this.#ws !== ws) return;
+    const ws = this.#conn.socket;
+    this.#refresh.schedule(this.#conn.token, this.#opts.refreshAhead, () => {
+      if (this.#conn.socket !== ws) return;
       this.refresh().catch((error) => this.#emit("error", { error }));
-    }, refreshDelay(exp, Date.now(), this.#opts.refreshAhead));
-  }
-
-  /**
-   * Forgets the requests awaiting answers, rejecting them with err;
-   * subscriptions are sent again on the next connection.
-   */
-  #failPending(err) {
-    for (const p of this.#pending.values()) p.reject?.(err);
-    this.#pending.clear();
-  }
-
-  #send(req) {
-    const ws = this.#ws;
-    if (ws === null || ws.readyState !== OPEN) return false;
-    ws.send(encodeRequest(req));
-    return true;
+    });
   }
 
   /** Sends req with a new id; the promise settles with its answer. */
   #request(req) {
     if (!this.connected) return Promise.reject(new ServerError("disconnected", "not connected"));
-    const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#send({ ...req, id });
+      const id = this.#pending.add({ resolve, reject });
+      this.#conn.send({ ...req, id });
     });
   }
 
   #sendSubscribe(sub) {
-    const id = ++this.#nextId;
-    this.#pending.set(id, { sub });
-    this.#send(sub.request(id));
+    const id = this.#pending.add({ sub });
+    this.#conn.send(sub.request(id));
   }
 
   /** Resubscribes after a gap or a failed delta: unsubscribe, then subscribe. */
@@ -389,95 +293,7 @@ export class Client extends EventTarget {
     sub.fresh = sub.fresh || fresh;
     sub.active = false;
     if (!this.connected) return;
-    this.#send({ op: "unsubscribe", topic: sub.topic });
+    this.#conn.send({ op: "unsubscribe", topic: sub.topic });
     this.#sendSubscribe(sub);
-  }
-
-  #onMessage(ws, data) {
-    if (this.#ws !== ws) return;
-    if (typeof data === "string") {
-      const m = decodeText(data);
-      if (m === null) {
-        this.#emit("error", { error: new Error("unreadable message from the server") });
-      } else if (m.op === "msg") {
-        this.#publication({ kind: m.kind, topic: m.topic, epoch: m.epoch, seq: m.seq, key: m.key, data: m.data });
-      } else {
-        this.#answer(m);
-      }
-      return;
-    }
-    const pub = decodeBinary(data);
-    if (pub === null) {
-      this.#emit("error", { error: new Error("unreadable binary message from the server") });
-      return;
-    }
-    this.#publication(pub);
-  }
-
-  #publication(pub) {
-    const sub = this.#subs.get(pub.topic);
-    if (!sub) return;
-    const last = sub.position;
-    switch (sub.accept(pub)) {
-      case "deliver":
-        this.#call(sub.options.onPublication, pub, sub);
-        return;
-      case "gap":
-        this.#call(sub.options.onGap, last, { epoch: pub.epoch, seq: pub.seq }, sub);
-        this.#heal(sub, false);
-        return;
-      case "resnapshot":
-        this.#heal(sub, true);
-        return;
-    }
-  }
-
-  #answer(m) {
-    const p = m.id !== undefined ? this.#pending.get(m.id) : undefined;
-    if (p) this.#pending.delete(m.id);
-    switch (m.op) {
-      case "subscribed": {
-        const sub = this.#subs.get(m.topic);
-        if (!sub || !p?.sub || p.sub !== sub || sub.requestId !== m.id) return;
-        const ev = sub.subscribed(m);
-        sub.resolveReady(sub);
-        this.#call(sub.options.onSubscribed, ev, sub);
-        return;
-      }
-      case "unsubscribed":
-        if (p) {
-          p.resolve?.(m);
-        } else if (m.reason) {
-          const sub = this.#subs.get(m.topic);
-          if (sub) {
-            this.#subs.delete(m.topic);
-            sub.end();
-            this.#call(sub.options.onUnsubscribed, m.reason, sub);
-          }
-          this.#emit("unsubscribed", { topic: m.topic, reason: m.reason });
-        }
-        return;
-      case "error": {
-        const err = new ServerError(m.code, m.message ?? "");
-        if (p?.sub) {
-          const sub = p.sub;
-          if (this.#subs.get(sub.topic) === sub) this.#subs.delete(sub.topic);
-          sub.end();
-          if (sub.answered) {
-            this.#call(sub.options.onSubscribed, { topic: sub.topic, error: err, resubscribed: true }, sub);
-            this.#emit("error", { error: err });
-          } else {
-            sub.rejectReady(err);
-          }
-        } else if (p) {
-          p.reject(err);
-        } else {
-          this.#emit("error", { error: err });
-        }
-        return;
-      }
-      default:
-        p?.resolve?.(m);
-    }
   }
 }

@@ -10,12 +10,17 @@ before they expire::
         async for pub in sub:
             print(pub.kind, pub.key, pub.data, sub.state)
 
-Modules: client (Client, the connection and its requests), subscription
-(Subscription: position, gaps, state), backoff (reconnection delays), wire (the protocol's encoding),
-token (JWT expiry and refresh timing), fossil (apply_delta). Everything is
-asyncio and belongs to the event loop that connected. The only dependency,
-the websockets library, is needed by the client module alone: its names
-are imported on first use, so the other modules work without it.
+Modules: client (Client: its API and requests), connection (its
+background task: connecting and reconnecting), dispatch (the server's
+messages to subscriptions and requests), refresh (token refreshes), pending
+(requests awaiting answers), events (Event), errors (ServerError,
+ConnectionLost, ClientClosed), subscription (Subscription: position, gaps,
+state), backoff (reconnection delays), wire (the protocol's encoding), token
+(JWT expiry and refresh timing), fossil (apply_delta). Everything is asyncio
+and belongs to the event loop that connected. The only dependency, the
+websockets library, is needed by the client module and the connection and
+dispatch modules it is made of: the client's names are imported on first
+use, so the other modules work without it.
 """
 
 from .backoff import Backoff

@@ -12,86 +12,34 @@ asyncio.create_task to start work. An exception raised by a callback closes
 the connection with 1011 (the "disconnected" event carries it) and the
 client reconnects and resubscribes. Methods may be called concurrently by
 several tasks; each request waits for its own answer.
+
+This module holds the API; the parts of Client it is made of live in their
+own modules: connection (the background task and reconnections), dispatch
+(the server's messages), refresh (token refreshes), pending (requests
+awaiting answers), events (Event and its delivery) and errors.
 """
 
 import asyncio
 import time
-import urllib.parse
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Union
+from typing import Any, AsyncIterator, Callable, Dict, Optional
 
-import websockets
 from websockets.exceptions import ConnectionClosed
 
 from .backoff import Backoff
-from .subscription import HEAL, RESNAPSHOT, Subscription
-from .token import TokenProvider, TokenSource, jwt_expiry, refresh_delay
-from .wire import (CLOSE_TOKEN_EXPIRED, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, Position,
-                   Publication, answer_position, encode_request, parse_binary, parse_text)
+from .connection import ConnectionLoop
+from .dispatch import Dispatch
+from .errors import ClientClosed, ConnectionLost, ServerError
+from .events import Event, EventHub
+from .pending import PendingRequests
+from .refresh import TokenRefresh
+from .subscription import Subscription
+from .token import TokenProvider, TokenSource
+from .wire import SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, Position, Publication, answer_position, encode_request
 
 __all__ = ["Client", "Backoff", "Event", "ServerError", "ConnectionLost", "ClientClosed"]
 
 
-class ServerError(Exception):
-    """The server's "error" answer to a request (or the reason it ended a
-    subscription): code is one of the protocol's codes, e.g. "forbidden"."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class ConnectionLost(Exception):
-    """A request could not be answered: the connection ended first, or
-    none came up within the request timeout."""
-
-
-class ClientClosed(Exception):
-    """The client is closed (or was never connected)."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to the connection or a subscription.
-
-    type is one of:
-        "connected"        a connection is up (reconnect: True after the first)
-        "disconnected"     it ended: code and reason (the close frame's, or
-                           1006 with no close frame); error, if it failed
-        "connect_failed"   an attempt failed: error
-        "subscribed"       a subscribe answer: topic, position, recovery,
-                           resubscribed (True for automatic ones)
-        "gap"              a publication skipped (or left the epoch): topic,
-                           position (last taken), got (the arrived one);
-                           the client resubscribes from position
-        "delta_failed"     a delta could not be applied: topic, key; the
-                           client resubscribes with a fresh snapshot
-        "unsubscribed"     the server ended a subscription: topic, reason
-        "refreshed"        the server took a new token: exp
-        "refresh_failed"   automatic refresh gave up: error
-        "error"            an error answer to no pending request, or a
-                           malformed message: error
-    """
-
-    type: str
-    topic: Optional[str] = None
-    position: Optional[Position] = None
-    got: Optional[Position] = None
-    recovery: Optional[str] = None
-    resubscribed: bool = False
-    reconnect: bool = False
-    key: Optional[str] = None
-    code: Optional[int] = None
-    reason: Optional[str] = None
-    exp: Optional[float] = None
-    error: Optional[BaseException] = None
-
-
-_EVENTS_END = object()
-
-
-class Client:
+class Client(ConnectionLoop, Dispatch, TokenRefresh):
     """A wsloop topics client.
 
     Args:
@@ -134,11 +82,9 @@ class Client:
         self.open_timeout = open_timeout
         self.max_size = max_size
         self._tokens = TokenSource(token)
-        self._on_event = on_event
-        self._event_queues: List[asyncio.Queue] = []
+        self._events = EventHub(on_event)
         self._subs: Dict[str, Subscription] = {}
-        self._pending: Dict[int, Union[asyncio.Future, Subscription]] = {}
-        self._next_id = 0
+        self._pending = PendingRequests()
         self._ws = None
         self._token: Optional[str] = None
         self._token_time = 0.0
@@ -194,25 +140,12 @@ class Client:
         for sub in list(self._subs.values()):
             sub._end()
         self._subs.clear()
-        for q in self._event_queues:
-            q.put_nowait(_EVENTS_END)
+        self._events.end()
 
     def events(self) -> AsyncIterator[Event]:
         """An async iterator of the Events from now on, until close().
         Events are queued for it without bound: iterate it."""
-        q: asyncio.Queue = asyncio.Queue()
-        self._event_queues.append(q)
-
-        async def iterate():
-            try:
-                while True:
-                    e = await q.get()
-                    if e is _EVENTS_END:
-                        return
-                    yield e
-            finally:
-                self._event_queues.remove(q)
-        return iterate()
+        return self._events.iterate()
 
     async def subscribe(self, topic: str, *, since: Optional[Position] = None, snapshot: bool = False,
                         delta: bool = False, conflate: bool = False,
@@ -292,21 +225,13 @@ class Client:
             raise ClientClosed("the client is closed")
 
     def _emit(self, event: Event) -> None:
-        if self._on_event is not None:
-            self._on_event(event)
-        for q in self._event_queues:
-            q.put_nowait(event)
+        self._events.emit(event)
 
     def _drop(self, sub: Subscription, error: Optional[BaseException] = None) -> None:
         if self._subs.get(sub.topic) is sub:
             del self._subs[sub.topic]
-        if sub._req_id is not None:
-            self._pending.pop(sub._req_id, None)
+        self._pending.discard(sub._req_id)
         sub._end(error)
-
-    def _id(self) -> int:
-        self._next_id += 1
-        return self._next_id
 
     async def _request(self, op: str, **members: Any) -> dict:
         """Send a request when connected (waiting for a connection up to
@@ -320,9 +245,7 @@ class Client:
         ws = self._ws
         if ws is None:
             raise ConnectionLost(f"{op}: the connection ended")
-        req_id = self._id()
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
+        req_id, fut = self._pending.expect()
         try:
             await ws.send(encode_request(op, req_id, **members))
             return await asyncio.wait_for(fut, max(deadline - time.monotonic(), 0.001))
@@ -331,206 +254,11 @@ class Client:
         except asyncio.TimeoutError:
             raise ConnectionLost(f"{op}: no answer in {self.request_timeout} s") from None
         finally:
-            self._pending.pop(req_id, None)
-
-    async def _refresh_with(self, token: Optional[str]) -> float:
-        if not token:
-            raise ValueError("refresh: no token")
-        answer = await self._request("refresh", token=token)
-        self._token, self._token_time = token, time.time()
-        exp = answer.get("exp")
-        self._emit(Event("refreshed", exp=exp))
-        return exp
-
-    async def _open(self):
-        """Connect once with a fresh token."""
-        token = await self._tokens.get()
-        url = self.url
-        if token:
-            parts = urllib.parse.urlsplit(url)
-            query = urllib.parse.parse_qsl(parts.query) + [("token", token)]
-            url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-        ws = await websockets.connect(url, subprotocols=[self.subprotocol], open_timeout=self.open_timeout,
-                                      max_size=self.max_size, ping_interval=None)
-        self._token, self._token_time = token, time.time()
-        return ws
-
-    async def _run(self, ws) -> None:
-        """The background task: serve connections, reconnect with backoff
-        (at once after close 3000, token expired: a new token is all it
-        takes; a token still refused gets backoff as a failed attempt)."""
-        attempt = 0
-        while not self._closing.is_set():
-            if ws is None:
-                try:
-                    ws = await self._open()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    self._emit(Event("connect_failed", error=e))
-                    await self._pause(self.backoff.delay(attempt))
-                    attempt += 1
-                    continue
-            attempt = 0
-            code = await self._serve(ws)
-            ws = None
-            if code == CLOSE_TOKEN_EXPIRED:
-                continue
-            if not self._closing.is_set():
-                await self._pause(self.backoff.delay(attempt))
-                attempt += 1
-
-    async def _pause(self, seconds: float) -> None:
-        """Wait seconds, or less when close() is called."""
-        try:
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
-
-    async def _serve(self, ws) -> Optional[int]:
-        """Carry one connection until it ends; returns its close code."""
-        self._connections += 1
-        self._ws = ws
-        self._connected.set()
-        self._emit(Event("connected", reconnect=self._connections > 1))
-        error = None
-        try:
-            for sub in list(self._subs.values()):
-                await self._send_subscribe(ws, sub)
-            self._start_refresher()
-            async for message in ws:
-                await self._dispatch(ws, message)
-        except ConnectionClosed:
-            pass
-        except Exception as e:
-            error = e
-            await ws.close(1011, "client error")
-        finally:
-            self._ws = None
-            self._connected.clear()
-            if self._refresher is not None:
-                self._refresher.cancel()
-                self._refresher = None
-            for req_id, p in list(self._pending.items()):
-                if isinstance(p, asyncio.Future):
-                    del self._pending[req_id]
-                    if not p.done():
-                        p.set_exception(ConnectionLost("the connection ended"))
-            for sub in self._subs.values():
-                sub._disconnected()
-        await ws.wait_closed()
-        self._emit(Event("disconnected", code=ws.close_code, reason=ws.close_reason, error=error))
-        return ws.close_code
-
-    def _start_refresher(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            self._refresher = None
-        if self.auto_refresh and self._tokens.renewable and self._ws is not None \
-                and jwt_expiry(self._token) is not None:
-            self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
-
-    async def _refresh_loop(self) -> None:
-        """Refresh the token before each expiry, while this connection lasts.
-        It gives up (event "refresh_failed") when the token callable gives
-        no newer token or the server refuses it: the server then closes
-        with 3000 and the reconnection takes a fresh token."""
-        while True:
-            exp = jwt_expiry(self._token)
-            if exp is None:
-                return
-            await asyncio.sleep(refresh_delay(exp, self._token_time, time.time(),
-                                              self.refresh_margin, self.refresh_fraction))
-            try:
-                token = await self._tokens.get()
-                new_exp = jwt_expiry(token)
-                if new_exp is None or new_exp <= exp:
-                    raise ValueError("the token callable gave no token expiring later")
-                await self._refresh_with(token)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self._emit(Event("refresh_failed", error=e))
-                return
+            self._pending.discard(req_id)
 
     async def _send_subscribe(self, ws, sub: Subscription) -> None:
-        req_id = self._id()
-        if sub._req_id is not None:
-            self._pending.pop(sub._req_id, None)
-        self._pending[req_id] = sub
+        req_id = self._pending.track(sub)
         try:
             await ws.send(encode_request("subscribe", req_id, **sub._request(req_id)))
         except ConnectionClosed:
             pass
-
-    async def _dispatch(self, ws, message: Union[str, bytes]) -> None:
-        """Handle one message from the server."""
-        try:
-            if isinstance(message, bytes):
-                answer, pub = None, parse_binary(message)
-            else:
-                answer, pub = parse_text(message)
-        except ValueError as e:
-            self._emit(Event("error", error=e))
-            return
-        if pub is not None:
-            await self._publication(ws, pub)
-        else:
-            await self._answer(ws, answer)
-
-    async def _publication(self, ws, pub: Publication) -> None:
-        sub = self._subs.get(pub.topic)
-        if sub is None:
-            return
-        last = sub.position
-        action = sub._on_publication(pub)
-        if action == HEAL:
-            self._emit(Event("gap", topic=sub.topic, position=last, got=pub.position))
-            await self._resubscribe(ws, sub)
-        elif action == RESNAPSHOT:
-            self._emit(Event("delta_failed", topic=sub.topic, key=pub.key))
-            await self._resubscribe(ws, sub)
-
-    async def _resubscribe(self, ws, sub: Subscription) -> None:
-        """Heal: unsubscribe and subscribe again on the same connection;
-        publications are dropped until the new answer."""
-        try:
-            await ws.send(encode_request("unsubscribe", topic=sub.topic))
-        except ConnectionClosed:
-            return
-        await self._send_subscribe(ws, sub)
-
-    async def _answer(self, ws, a: dict) -> None:
-        op, req_id = a["op"], a.get("id")
-        pending = self._pending.get(req_id) if isinstance(req_id, int) else None
-        if op == "subscribed":
-            sub = self._subs.get(a.get("topic"))
-            if sub is None or pending is not sub or sub._req_id != req_id:
-                return
-            del self._pending[req_id]
-            resubscribed = sub._ready.done()
-            try:
-                sub._on_subscribed(a)
-            except ValueError as e:
-                self._emit(Event("error", topic=sub.topic, error=e))
-                return
-            self._emit(Event("subscribed", topic=sub.topic, position=sub.position,
-                             recovery=sub.recovery, resubscribed=resubscribed))
-        elif op == "error":
-            err = ServerError(str(a.get("code", "")), str(a.get("message", "")))
-            if isinstance(pending, Subscription):
-                self._drop(pending, err)
-            elif isinstance(pending, asyncio.Future):
-                if not pending.done():
-                    pending.set_exception(err)
-            else:
-                self._emit(Event("error", error=err))
-        elif op == "unsubscribed" and req_id is None:
-            sub = self._subs.get(a.get("topic"))
-            reason = a.get("reason")
-            if sub is not None and reason:
-                self._drop(sub, ServerError(str(reason), f"the server ended the subscription to {sub.topic}"))
-                self._emit(Event("unsubscribed", topic=sub.topic, reason=reason))
-        elif isinstance(pending, asyncio.Future):
-            if not pending.done():
-                pending.set_result(a)
