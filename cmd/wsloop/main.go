@@ -208,10 +208,10 @@ func run(args []string, lookupEnv func(string) (string, bool), out io.Writer, st
 // P, unless GOMAXPROCS was set: its publications arrive on goroutines
 // outside the event loops (the NATS client, the admin listener's POST
 // /publish, the feed), which with one P get the CPU only when a busy loop
-// is preempted, and the kernel interleaves two threads sooner. Measured
-// pinned to one core, 10,000 subscribers × 100 topics over NATS: p99 326
-// against 730-780 ms. Echo's handlers are fed by the loops themselves, and
-// there a second P only costs CPU (bench/BENCHMARKS.md, "One P per CPU").
+// is preempted, and the kernel interleaves two threads sooner. Echo's
+// handlers are fed by the loops themselves, and there a second P only
+// costs CPU (bench/BENCHMARKS.md, "One P per CPU", which also says how
+// little the fan-out measurements can tell apart).
 func raiseProcs(lookupEnv func(string) (string, bool), logger *slog.Logger) {
 	if _, set := lookupEnv("GOMAXPROCS"); set || runtime.GOMAXPROCS(0) > 1 {
 		return
