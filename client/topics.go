@@ -42,6 +42,9 @@ const (
 	// another epoch; the stream continues from the current position and
 	// the messages in between are lost (take a fresh snapshot).
 	RecoveryFailed
+	// RecoverySnapshot: as RecoveryFailed, for a subscription with
+	// Snapshot: a fresh snapshot follows instead.
+	RecoverySnapshot
 )
 
 // String returns "none", "ok" or "failed", as on the wire.
@@ -51,6 +54,8 @@ func (r Recovery) String() string {
 		return "ok"
 	case RecoveryFailed:
 		return "failed"
+	case RecoverySnapshot:
+		return "snapshot"
 	}
 	return "none"
 }
@@ -63,6 +68,9 @@ type SubscribeEvent struct {
 	// Seq+1 in Epoch.
 	Position Position
 	Recovery Recovery
+	// Snapshot is the number of snapshot entries that follow (publications
+	// of Kind wire.Snapshot), or -1 when no snapshot follows.
+	Snapshot int
 	// Resubscribed is true for automatic resubscriptions.
 	Resubscribed bool
 	// Err is the server's refusal (a *ServerError), if any; the
@@ -87,6 +95,14 @@ type SubscribeOptions struct {
 	Conflate bool
 	// Since starts with recovery from a known position.
 	Since *Position
+	// Snapshot asks for the topic's keyed state first: the subscription's
+	// answer (SubscribeEvent.Snapshot) is followed by the current value of
+	// every key, each a Publication of Kind wire.Snapshot with the
+	// sequence number of the update that set it (these do not move the
+	// position), then by live publications. Resubscriptions ask for one
+	// too, and get it when recovery cannot fill the gap
+	// (RecoverySnapshot). It needs a server whose broker keeps state.
+	Snapshot bool
 	// OnPublication receives every publication in sequence order, with no
 	// gap and no duplicate within an epoch unless a SubscribeEvent reports
 	// RecoveryFailed or OnGap reports one.

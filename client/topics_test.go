@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,5 +298,77 @@ func TestTopicsRecoverAcrossServerRestart(t *testing.T) {
 	var ce *client.CloseError
 	if err, _ := closes.Load().(error); !errors.As(err, &ce) || ce.Code != 1001 {
 		t.Fatalf("closed with %v, want 1001", closes.Load())
+	}
+}
+
+// TestTopicsSnapshot: a subscription with Snapshot gets the value of every
+// key first (Kind wire.Snapshot, not moving the position), then live
+// publications; after a gap history cannot fill, the resubscription gets
+// RecoverySnapshot and a fresh snapshot.
+func TestTopicsSnapshot(t *testing.T) {
+	hub, srv := startHub(t, "127.0.0.1:0", []pubsub.Option{pubsub.WithHistory(2, time.Minute)})
+	px := newProxy(t, srv.Addr())
+	const topic = "md.BOOK"
+	for _, kv := range [][2]string{{"bid", "1"}, {"ask", "2"}, {"bid", "3"}} {
+		if _, err := hub.Publish(topic, kv[0], []byte(kv[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var got []string
+	var events []client.SubscribeEvent
+	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
+		client.WithSubprotocols(client.SubprotocolBinary),
+		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Subscribe(topic, client.SubscribeOptions{
+		Snapshot: true,
+		OnPublication: func(_ *client.Client, p *client.Publication) {
+			mu.Lock()
+			got = append(got, fmt.Sprintf("%s %s=%s@%d", p.Kind, p.Key, p.Data, p.Seq))
+			mu.Unlock()
+		},
+		OnSubscribed: func(_ *client.Client, ev client.SubscribeEvent) {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	waitFor(t, "the snapshot", 2*time.Second, func() bool { return n() == 2 })
+	if _, err := hub.Publish(topic, "ask", []byte("4")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a live update", 2*time.Second, func() bool { return n() == 3 })
+	mu.Lock()
+	want := []string{"snapshot ask=2@2", "snapshot bid=3@3", " ask=4@4"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(events) != 1 || events[0].Snapshot != 2 || events[0].Position.Seq != 3 {
+		t.Fatalf("got %q, events %+v; want %q", got, events, want)
+	}
+	got = nil
+	mu.Unlock()
+
+	// Out while more than the history goes by: a fresh snapshot.
+	px.Refuse(true)
+	px.Cut()
+	waitFor(t, "disconnect", 2*time.Second, func() bool { return !c.Connected() })
+	for i := 5; i <= 9; i++ {
+		if _, err := hub.Publish(topic, "bid", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	px.Refuse(false)
+	waitFor(t, "the second snapshot", 5*time.Second, func() bool { return n() == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	ev := events[len(events)-1]
+	if ev.Recovery != client.RecoverySnapshot || ev.Snapshot != 2 || ev.Position.Seq != 9 || fmt.Sprint(got) != fmt.Sprint([]string{"snapshot ask=4@4", "snapshot bid=9@9"}) {
+		t.Fatalf("after the gap: %+v, %q", ev, got)
 	}
 }

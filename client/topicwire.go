@@ -10,7 +10,7 @@ import (
 // out, answers and publications in, gap detection and healing.
 
 func appendSubscribe(b []byte, s *subscription) []byte {
-	r := wire.Request{Op: wire.OpSubscribe, Topic: s.topic, Conflate: s.opts.Conflate, ID: strconv.AppendUint(nil, s.reqID, 10)}
+	r := wire.Request{Op: wire.OpSubscribe, Topic: s.topic, Conflate: s.opts.Conflate, Snapshot: s.opts.Snapshot, ID: strconv.AppendUint(nil, s.reqID, 10)}
 	if s.have {
 		r.Since = &s.last
 	}
@@ -87,12 +87,14 @@ func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
 		if s == nil {
 			return true
 		}
-		ev := SubscribeEvent{Topic: s.topic, Position: a.Position, Resubscribed: s.resub}
+		ev := SubscribeEvent{Topic: s.topic, Position: a.Position, Snapshot: a.Snapshot, Resubscribed: s.resub}
 		switch a.Recovery {
 		case wire.RecoveryOK:
 			ev.Recovery = RecoveryOK
 		case wire.RecoveryFailed:
 			ev.Recovery = RecoveryFailed
+		case wire.RecoverySnapshot:
+			ev.Recovery = RecoverySnapshot
 		}
 		s.last, s.have, s.active = ev.Position, true, true
 		if s.opts.OnSubscribed != nil {
@@ -115,7 +117,7 @@ func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
 		}
 		c.mu.Unlock()
 		if s != nil && s.opts.OnSubscribed != nil {
-			s.opts.OnSubscribed(c, SubscribeEvent{Topic: s.topic, Resubscribed: s.resub, Err: serr})
+			s.opts.OnSubscribed(c, SubscribeEvent{Topic: s.topic, Snapshot: -1, Resubscribed: s.resub, Err: serr})
 		} else if s == nil {
 			c.report(serr)
 		}
