@@ -25,7 +25,7 @@ type Position = wire.Position
 type Publication struct {
 	Topic string
 	Position
-	Kind wire.Kind // wire.Publication, or wire.Delete (no Data) or wire.Event
+	Kind wire.Kind // wire.Publication, wire.Delete (no Data), wire.Event, or wire.Snapshot (SubscribeOptions.Snapshot)
 	Key  []byte
 	Data []byte
 }

@@ -65,8 +65,8 @@ var (
 	ErrRecoveryFailed = errors.New("pubsub: recovery failed: take a fresh snapshot")
 	// ErrBadTopic is a topic name outside the rules of ValidTopic.
 	ErrBadTopic = errors.New("pubsub: bad topic name")
-	// ErrBadKey is a conflation key over MaxKeyLen bytes.
-	ErrBadKey = errors.New("pubsub: conflation key longer than 255 bytes")
+	// ErrBadKey is a key over MaxKeyLen bytes, or a Delete without key.
+	ErrBadKey = errors.New("pubsub: bad key: empty for a delete, or longer than 255 bytes")
 	// ErrTooLarge is a message over the hub's or broker's size limit.
 	ErrTooLarge = errors.New("pubsub: message too large")
 	// ErrClosed is returned by a closed broker or hub.
@@ -116,7 +116,7 @@ type Broker interface {
 }
 
 // MaxTopicLen is the longest topic name, and MaxKeyLen the longest
-// conflation key, in bytes (the binary wire form gives each one byte of
+// key, in bytes (the binary wire form gives each one byte of
 // length).
 const (
 	MaxTopicLen = 255

@@ -49,8 +49,10 @@
 // messages, oldest first, then by live ones, with no gap and no duplicate;
 // "recovery":"failed" means the gap is older than the topic's history, or
 // from another epoch, and the client must take a fresh snapshot: the answer
-// carries the topic's current position and live messages follow. "key" is the publisher's
-// conflation key, absent when empty. "data" is the published payload,
+// carries the topic's current position and live messages follow (with
+// "snapshot":true, a snapshot instead: see below). "key" is the
+// publisher's key (of the topic's state, and of conflation), absent when
+// empty. "data" is the published payload,
 // embedded as is when it is JSON and as a JSON string otherwise.
 //
 // With "conflate":true, a subscriber whose connection falls behind (more

@@ -58,7 +58,7 @@ type Stamp struct {
 }
 
 // ParsePublication reads a publication in any of the three forms: a
-// wsloop.bin binary frame (0x01, topic, epoch, seq, key, data), a
+// wsloop.bin binary frame (kind, topic, epoch, seq, key, data), a
 // wsloop.json text frame ({"op":"msg",…,"seq":N,…,"data":{payload}}) or
 // the payload itself. ok is false when no payload is found.
 func ParsePublication(binaryFrame bool, p []byte) (s Stamp, ok bool) {

@@ -14,7 +14,7 @@ import (
 	"github.com/wsloop/wsloop/pubsub"
 )
 
-// keyHeader carries a message's conflation key.
+// keyHeader carries a message's key.
 const keyHeader = "Wsloop-Key"
 
 // Broker is a pubsub.Broker on NATS JetStream: every Broker connected to

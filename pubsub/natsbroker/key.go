@@ -2,7 +2,7 @@ package natsbroker
 
 import "strings"
 
-// A message's conflation key travels in its keyHeader. NATS headers lose
+// A message's key travels in its keyHeader. NATS headers lose
 // CR and LF and trim spaces, so encodeKey percent-encodes '%', space and
 // control bytes; other keys travel as they are.
 

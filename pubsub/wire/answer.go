@@ -12,12 +12,7 @@ import (
 func AppendSubscribed(dst []byte, id json.RawMessage, topic string, pos Position, recovery string, snapshot int) []byte {
 	dst = append(dst, `{"op":"subscribed"`...)
 	dst = appendID(dst, id)
-	dst = append(dst, `,"topic":`...)
-	dst = AppendJSONString(dst, topic)
-	dst = append(dst, `,"epoch":"`...)
-	dst = AppendEpoch(dst, pos.Epoch)
-	dst = append(dst, `","seq":`...)
-	dst = strconv.AppendUint(dst, pos.Seq, 10)
+	dst = appendTopicPosition(dst, topic, pos)
 	if recovery != "" {
 		dst = append(dst, `,"recovery":`...)
 		dst = AppendJSONString(dst, recovery)
@@ -55,12 +50,7 @@ func AppendUnsubscribedReason(dst []byte, id json.RawMessage, topic, reason stri
 func AppendPublished(dst []byte, id json.RawMessage, topic string, pos Position) []byte {
 	dst = append(dst, `{"op":"published"`...)
 	dst = appendID(dst, id)
-	dst = append(dst, `,"topic":`...)
-	dst = AppendJSONString(dst, topic)
-	dst = append(dst, `,"epoch":"`...)
-	dst = AppendEpoch(dst, pos.Epoch)
-	dst = append(dst, `","seq":`...)
-	dst = strconv.AppendUint(dst, pos.Seq, 10)
+	dst = appendTopicPosition(dst, topic, pos)
 	return append(dst, '}')
 }
 
@@ -155,4 +145,15 @@ func appendID(dst []byte, id json.RawMessage) []byte {
 	}
 	dst = append(dst, `,"id":`...)
 	return append(dst, id...)
+}
+
+// appendTopicPosition appends the members ,"topic":…,"epoch":"…","seq":N
+// that answers and publications share.
+func appendTopicPosition(dst []byte, topic string, pos Position) []byte {
+	dst = append(dst, `,"topic":`...)
+	dst = AppendJSONString(dst, topic)
+	dst = append(dst, `,"epoch":"`...)
+	dst = AppendEpoch(dst, pos.Epoch)
+	dst = append(dst, `","seq":`...)
+	return strconv.AppendUint(dst, pos.Seq, 10)
 }

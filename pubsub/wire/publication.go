@@ -3,21 +3,16 @@ package wire
 import (
 	"encoding/binary"
 	"encoding/json"
-	"strconv"
 )
 
 // AppendJSONPublication appends a publication in SubprotocolJSON:
 // {"op":"msg","topic":…,"epoch":…,"seq":…,"key":…,"data":…,"kind":…},
 // "key" left out when empty, "kind" for kinds other than Publication,
-// "data" for Delete; data embedded as is when it is JSON, else as a JSON
+// "data" left out for Delete; data embedded as is when it is JSON, else as a JSON
 // string. Delta has no JSON form.
 func AppendJSONPublication(dst []byte, kind Kind, topic string, pos Position, key string, data []byte) []byte {
-	dst = append(dst, `{"op":"msg","topic":`...)
-	dst = AppendJSONString(dst, topic)
-	dst = append(dst, `,"epoch":"`...)
-	dst = AppendEpoch(dst, pos.Epoch)
-	dst = append(dst, `","seq":`...)
-	dst = strconv.AppendUint(dst, pos.Seq, 10)
+	dst = append(dst, `{"op":"msg"`...)
+	dst = appendTopicPosition(dst, topic, pos)
 	if key != "" {
 		dst = append(dst, `,"key":`...)
 		dst = AppendJSONString(dst, key)

@@ -16,7 +16,7 @@ type Request struct {
 	Conflate bool            // subscribe: latest per key while the connection is behind
 	Snapshot bool            // subscribe: the current value of every key first
 	Delta    string          // subscribe: DeltaFossil for keyed values as deltas ("": full values)
-	Key      string          // publish: the conflation key ("" for none: never conflated)
+	Key      string          // publish: the key of the topic's state and of conflation ("" for none: not state, never conflated)
 	Data     json.RawMessage // publish: the payload, a JSON value (a JSON string is published as its text)
 	Token    string          // refresh: the new token
 }
