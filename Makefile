@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 # Prerequisites of `test` must run in the listed order, even under -j.
 .NOTPARALLEL:
 
-.PHONY: all run feed build test fmt-check vet cross race bench-module fuzz bench bench-micro bench-million bench-clients soak
+.PHONY: all run feed build test fmt-check vet cross node-deps race bench-module fuzz bench bench-micro bench-million bench-clients soak
 
 all: build
 
@@ -54,7 +54,15 @@ bench-module:
 		echo "bench/go.mod not present; skipping bench module"; \
 	fi
 
-test: fmt-check vet cross race bench-module
+# The Node packages of bench/ (ws, playwright-core): the interop tests and
+# the JavaScript client's tests need them (Node before 22 has no global
+# WebSocket). .ci/run installs them too; this covers a plain `make test`.
+node-deps:
+	@if [ -f bench/package.json ] && [ ! -d bench/node_modules ] && command -v npm >/dev/null; then \
+		cd bench && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+test: fmt-check vet cross node-deps race bench-module
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./codec/
