@@ -73,8 +73,9 @@
 // is bounded (WithMaxKeys, default 100,000 keys per topic): an update of
 // a new key past the bound is refused (ErrTooManyKeys) until keys are
 // deleted. Snapshots need a broker that keeps state (a Snapshotter: the
-// in-process Local broker; natsbroker does not yet, and a snapshot
-// request there is answered "unavailable").
+// in-process Local broker, and natsbroker, which keeps it in JetStream so
+// that every node serves the same snapshot at the same position); with
+// another broker a snapshot request is answered "unavailable".
 //
 //	→ {"op":"subscribe","topic":"md.AAPL","snapshot":true,"id":1}
 //	← {"op":"subscribed","id":1,"topic":"md.AAPL","epoch":"9f86d081884c7d65","seq":41,"snapshot":2}

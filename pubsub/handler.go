@@ -91,7 +91,7 @@ func (h *Hub) serveSubscribe(c *server.Conn, req *wire.Request) {
 	case errors.Is(err, ErrBadOptions):
 		h.fail(c, req.ID, wire.CodeBadRequest, "\"delta\" needs the wsloop.bin subprotocol and \"snapshot\":true, and excludes \"conflate\"")
 	case errors.Is(err, ErrUnsupported):
-		_ = c.Send(server.Text, wire.AppendError(nil, req.ID, wire.CodeUnavailable, "snapshots need a broker that keeps keyed state (the in-process broker)"), nil)
+		_ = c.Send(server.Text, wire.AppendError(nil, req.ID, wire.CodeUnavailable, "snapshots need a broker that keeps keyed state"), nil)
 	case errors.Is(err, ErrNotOpen):
 	default:
 		h.fail(c, req.ID, wire.CodeUnavailable, "subscription failed: "+err.Error())

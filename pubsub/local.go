@@ -121,6 +121,9 @@ func (l *Local) PublishKind(topic string, kind Kind, key string, data []byte) (P
 	if !ValidTopic(topic) {
 		return Position{}, ErrBadTopic
 	}
+	if len(key) > MaxKeyLen || kind == Delete && key == "" {
+		return Position{}, ErrBadKey
+	}
 	t, err := l.topic(topic, true)
 	if err != nil {
 		return Position{}, err

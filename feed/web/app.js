@@ -3,9 +3,9 @@
 // ticker table updated in place.
 //
 // It subscribes over wsloop.bin with a snapshot, which fills the table at
-// once, and Fossil deltas; a broker that keeps no keyed state (NATS)
-// refuses snapshots ("unavailable"), and the page then subscribes without
-// them. The client delivers publications in sequence order, reports a gap
+// once, and Fossil deltas; a broker that keeps no keyed state (a custom
+// pubsub.Broker) refuses snapshots ("unavailable"), and the page then
+// subscribes without them. The client delivers publications in sequence order, reports a gap
 // (the gap counter) and heals it, and after a disconnect reconnects with
 // backoff and resubscribes from its last position: the server replays what
 // was missed ("ok"), or, when that is no longer in the topic's history or

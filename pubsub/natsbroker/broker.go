@@ -14,9 +14,6 @@ import (
 	"github.com/wsloop/wsloop/pubsub"
 )
 
-// keyHeader carries a message's key.
-const keyHeader = "Wsloop-Key"
-
 // Broker is a pubsub.Broker on NATS JetStream: every Broker connected to
 // the same NATS system with the same prefix serves the same topics. Its
 // methods are safe from any goroutine.
@@ -34,7 +31,11 @@ type Broker struct {
 	wg sync.WaitGroup // feeds' supervisors and consumer clean-ups
 }
 
-var _ pubsub.Broker = (*Broker)(nil)
+var (
+	_ pubsub.Broker        = (*Broker)(nil)
+	_ pubsub.KindPublisher = (*Broker)(nil)
+	_ pubsub.Snapshotter   = (*Broker)(nil)
+)
 
 // Connect connects to the NATS servers at url (a comma-separated list is
 // accepted, as by nats.Connect), which must have JetStream enabled.
@@ -89,15 +90,32 @@ func (b *Broker) wrap(err error) error {
 // missing stream itself.
 var pubOpts = []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}
 
-// Publish implements pubsub.Broker. It costs one request to NATS: the
-// stream's leader stores the message, assigns its sequence and answers
-// (plus a lookup of the stream on the topic's first use and every 10
-// seconds). The topic's stream is created by the first Publish, Subscribe
-// or History of the topic. An error once the request was sent (a timeout,
-// the connection lost) does not tell whether the message was stored.
+// Publish implements pubsub.Broker: PublishKind with pubsub.Update.
 func (b *Broker) Publish(topic, key string, data []byte) (pubsub.Position, error) {
+	return b.PublishKind(topic, pubsub.Update, key, data)
+}
+
+// PublishKind implements pubsub.KindPublisher. It costs one request to
+// NATS: the stream's leader stores the message, assigns its sequence and
+// answers (plus a lookup of the stream on the topic's first use and every
+// 10 seconds, and for a keyed Update or Delete a lookup of the topic's
+// state stream at most once a second). The topic's stream is created by
+// the first Publish, Subscribe, History or Snapshot of the topic, its
+// state stream by the first keyed Update or Delete. An error once the
+// request was sent (a timeout, the connection lost) does not tell whether
+// the message was stored.
+func (b *Broker) PublishKind(topic string, kind pubsub.Kind, key string, data []byte) (pubsub.Position, error) {
 	if !pubsub.ValidTopic(topic) {
 		return pubsub.Position{}, pubsub.ErrBadTopic
+	}
+	if kind == 0 {
+		kind = pubsub.Update
+	}
+	switch {
+	case len(key) > pubsub.MaxKeyLen, kind == pubsub.Delete && key == "":
+		return pubsub.Position{}, pubsub.ErrBadKey
+	case kind != pubsub.Update && kind != pubsub.Delete && kind != pubsub.Event:
+		return pubsub.Position{}, pubsub.ErrUnsupported
 	}
 	if b.closed.Load() {
 		return pubsub.Position{}, pubsub.ErrClosed
@@ -105,15 +123,21 @@ func (b *Broker) Publish(topic, key string, data []byte) (pubsub.Position, error
 	t := b.topic(topic)
 	ctx, cancel := b.ctx()
 	defer cancel()
-	msg := &nats.Msg{Subject: t.subject, Data: data}
-	if key != "" {
-		msg.Header = nats.Header{keyHeader: []string{encodeKey(key)}}
+	msg := &nats.Msg{Subject: t.subject, Header: headers(kind, key), Data: data}
+	keyed := key != "" && kind != pubsub.Event
+	if keyed {
+		msg.Subject = t.keySubject(key)
 	}
 	for attempt := 0; ; attempt++ {
 		base := t.base.Load()
 		epoch, err := b.epoch(ctx, t, recheck)
 		if err != nil {
 			return pubsub.Position{}, err
+		}
+		if keyed {
+			if err := b.admit(ctx, t, epoch, kind, key); err != nil {
+				return pubsub.Position{}, err
+			}
 		}
 		ack, err := b.js.PublishMsg(ctx, msg, pubOpts...)
 		if errors.Is(err, jetstream.ErrNoStreamResponse) && attempt == 0 {
@@ -137,6 +161,9 @@ func (b *Broker) Publish(topic, key string, data []byte) (pubsub.Position, error
 			}
 		}
 		t.raise(ack.Sequence)
+		if kind == pubsub.Delete {
+			t.deleted.Store(true)
+		}
 		return pubsub.Position{Epoch: epoch, Seq: ack.Sequence}, nil
 	}
 }

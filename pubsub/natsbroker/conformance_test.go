@@ -43,6 +43,8 @@ var conformance = []struct {
 	{"NoWaitForDelivery", testNoWaitForDelivery},
 	{"BadTopic", testBadTopic},
 	{"Keys", testKeys},
+	{"Snapshot", testSnapshot},
+	{"SnapshotUnderLoad", testSnapshotUnderLoad},
 	{"TopicNames", testTopicNames},
 	{"EpochAcrossRestart", testDurableEpoch},
 	{"Close", testClose},

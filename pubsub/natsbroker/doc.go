@@ -29,6 +29,44 @@
 // of streams with the NATS account's limits (max_streams) where that
 // matters.
 //
+// # Keyed state
+//
+// The broker keeps each topic's keyed state (pubsub.Snapshotter,
+// pubsub.KindPublisher: Updates, Deletes and Events) in JetStream, so
+// that every node serves the same snapshot at the same position, and the
+// state outlives every wsloop process. A keyed Update or Delete is stored
+// by the topic's stream, in its one sequence, on the key's own subject
+// ("$WSK." the stream's name "." the key in base32hex; the key and the
+// kind also travel in headers, Wsloop-Key and Wsloop-Kind). Before the
+// first one, the broker creates the topic's state stream (the topic's
+// stream name and "-state"): a mirror of the topic's stream that keeps
+// the last message of each subject (MaxMsgsPerSubject 1). A mirror keeps
+// the sequence numbers, so the state stream holds, at their positions,
+// the latest Update or Delete (a tombstone) of every key, and the topic's
+// latest message without key, which tells how far the mirror has come.
+//
+// Snapshot reads the state stream's last message per subject with an
+// ordered consumer to its end, which gives the state at the mirror's
+// position, then the topic's messages after that position, which the
+// mirror had not copied yet, from the topic's stream (History): the state
+// at the topic's latest position, exact, whatever the mirror's lag. The
+// server does the copying, so the state cannot miss a message a node
+// stored and then died. A topic without a state stream has had no keyed
+// Update or Delete in its epoch. A topic stream that is recreated (a new
+// epoch) gets a new state stream; one created by a wsloop that predates
+// keyed state is given the key subjects at its first lookup, and its
+// state then holds the keys of its retained messages.
+//
+// The keys of a topic are bounded (WithMaxKeys): an Update of a new key
+// past the bound is refused with pubsub.ErrTooManyKeys. Checking costs
+// nothing until the state stream may be full; then the key is looked up,
+// and the keys counted exactly by a sweep of the state stream, which also
+// removes the tombstones of deleted keys. A node sweeps at once after it
+// published a Delete, else at most every 5 seconds, so a key deleted on
+// another node makes room within 5 seconds. Concurrent new keys on
+// several nodes can overshoot the bound by the keys the mirror had not
+// copied when each was checked.
+//
 // # Where sequence numbers are assigned, and why there
 //
 // A topic's sequence number is its stream's sequence number: the NATS
@@ -83,10 +121,12 @@
 // # Cost of a publish
 //
 // One request to the stream's leader and its acknowledgement (one round
-// trip), the leader's append to its file store (buffered; NATS syncs to
+// trip; a keyed Update or Delete adds a lookup of the state stream at
+// most once a second, see "Keyed state"), the leader's append to its file store (buffered; NATS syncs to
 // disk every two minutes by default, sync_interval), one Raft round to the
 // replicas when there are any, and one message to each node subscribed to
-// the topic. With an in-process server on this project's 2-core machine,
+// the topic, and, for a topic with keyed state, the mirror's copy to the
+// state stream (the server's work). With an in-process server on this project's 2-core machine,
 // a lone publisher waiting for each acknowledgement makes about 22,000
 // publishes per second (45 µs each) and concurrent publishers about
 // 45,000 per second; the client side allocates about 20 times per publish

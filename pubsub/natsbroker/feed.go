@@ -251,9 +251,7 @@ func (g *generation) handle(msg jetstream.Msg) {
 		Time:     md.Timestamp,
 		Data:     msg.Data(),
 	}
-	if h := msg.Headers(); h != nil {
-		m.Key = decodeKey(h.Get(keyHeader))
-	}
+	m.Key, m.Kind = messageHeaders(msg.Headers())
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {
 			s.fn(m)

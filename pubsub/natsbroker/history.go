@@ -171,7 +171,8 @@ func (b *Broker) getEach(ctx context.Context, t *topic, from, to uint64) ([]pubs
 			}
 			return nil, b.wrap(err)
 		}
-		out = append(out, pubsub.Message{Topic: t.name, Position: pubsub.Position{Seq: m.Sequence}, Time: m.Time, Key: decodeKey(m.Header.Get(keyHeader)), Data: m.Data})
+		key, kind := messageHeaders(m.Header)
+		out = append(out, pubsub.Message{Topic: t.name, Position: pubsub.Position{Seq: m.Sequence}, Time: m.Time, Key: key, Kind: kind, Data: m.Data})
 	}
 	return out, nil
 }
@@ -186,6 +187,7 @@ func rawMessage(topic string, h nats.Header, data []byte) (pubsub.Message, uint6
 	if err != nil {
 		return pubsub.Message{}, 0, fmt.Errorf("natsbroker: direct get: bad time stamp: %w", err)
 	}
-	m := pubsub.Message{Topic: topic, Position: pubsub.Position{Seq: seq}, Time: ts, Key: decodeKey(h.Get(keyHeader)), Data: data}
+	key, kind := messageHeaders(h)
+	m := pubsub.Message{Topic: topic, Position: pubsub.Position{Seq: seq}, Time: ts, Key: key, Kind: kind, Data: data}
 	return m, seq, nil
 }

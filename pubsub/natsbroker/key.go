@@ -1,6 +1,58 @@
 package natsbroker
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsloop/wsloop/pubsub"
+)
+
+// Headers of a message: its key, and its kind when not pubsub.Update.
+const (
+	keyHeader  = "Wsloop-Key"
+	kindHeader = "Wsloop-Kind"
+)
+
+// Values of kindHeader.
+const (
+	kindDelete = "delete"
+	kindEvent  = "event"
+)
+
+// headers are the headers of a message of kind with key (nil: none).
+func headers(kind pubsub.Kind, key string) nats.Header {
+	if key == "" && (kind == pubsub.Update || kind == 0) {
+		return nil
+	}
+	h := make(nats.Header, 2)
+	if key != "" {
+		h[keyHeader] = []string{encodeKey(key)}
+	}
+	switch kind {
+	case pubsub.Delete:
+		h[kindHeader] = []string{kindDelete}
+	case pubsub.Event:
+		h[kindHeader] = []string{kindEvent}
+	}
+	return h
+}
+
+// messageHeaders are the key and kind of a message's headers.
+func messageHeaders(h nats.Header) (key string, kind pubsub.Kind) {
+	if h == nil {
+		return "", pubsub.Update
+	}
+	switch h.Get(kindHeader) {
+	case kindDelete:
+		kind = pubsub.Delete
+	case kindEvent:
+		kind = pubsub.Event
+	default:
+		kind = pubsub.Update
+	}
+	return decodeKey(h.Get(keyHeader)), kind
+}
 
 // A message's key travels in its keyHeader. NATS headers lose
 // CR and LF and trim spaces, so encodeKey percent-encodes '%', space and

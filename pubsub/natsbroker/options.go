@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wsloop/wsloop/pubsub"
 )
 
 // Option configures Connect.
@@ -16,10 +18,11 @@ type config struct {
 	replicas int
 	nats     []nats.Option
 	timeout  time.Duration
+	maxKeys  int
 }
 
 func defaults() config {
-	return config{max: 1000, ttl: 5 * time.Minute, prefix: "wsloop", replicas: 1, timeout: 5 * time.Second}
+	return config{max: 1000, ttl: 5 * time.Minute, prefix: "wsloop", replicas: 1, timeout: 5 * time.Second, maxKeys: pubsub.DefaultMaxKeys}
 }
 
 // WithHistory sets the history window of each topic: History recovers the
@@ -30,6 +33,18 @@ func defaults() config {
 // window it was created with.
 func WithHistory(n int, ttl time.Duration) Option {
 	return func(c *config) { c.max, c.ttl = n, ttl }
+}
+
+// WithMaxKeys bounds the keyed state of each topic (see the package doc,
+// "Keyed state"): an Update of a new key is refused with
+// pubsub.ErrTooManyKeys once the topic has n keys. Default
+// pubsub.DefaultMaxKeys; n <= 0 keeps the default.
+func WithMaxKeys(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxKeys = n
+		}
+	}
 }
 
 // WithNATSOptions adds options of the NATS connection (credentials, TLS,

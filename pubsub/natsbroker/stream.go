@@ -45,7 +45,9 @@ func streamName(prefix, topic string) string {
 // cache of its stream is atomic; mu serializes looking the stream up or
 // creating it; subMu serializes Subscribe and cancel, which change feed.
 type topic struct {
-	name, subject, stream string
+	// The topic's subject, its stream, the root of its key subjects
+	// (keySubject) and its state stream (state.go).
+	name, subject, stream, keys, state string
 
 	// The cache of the stream: its epoch (0: unknown), when that was last
 	// confirmed (UnixNano), and base, a sequence number the stream had
@@ -59,6 +61,15 @@ type topic struct {
 
 	subMu sync.Mutex
 	feed  atomic.Pointer[feed]
+
+	// The cache of the state stream (admit): the epoch it mirrors, the
+	// messages it held and when that was learned (UnixNano), when this
+	// node last swept it, and whether it published a Delete since.
+	stateEpoch atomic.Uint64
+	stateN     atomic.Uint64
+	stateAt    atomic.Int64
+	sweptAt    atomic.Int64
+	deleted    atomic.Bool
 }
 
 // epochOf is a stream's epoch: its creation time in nanoseconds. The
@@ -85,7 +96,8 @@ func (b *Broker) topic(name string) *topic {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if t = b.topics[name]; t == nil {
-		t = &topic{name: name, subject: b.cfg.prefix + "." + name, stream: streamName(b.cfg.prefix, name)}
+		stream := streamName(b.cfg.prefix, name)
+		t = &topic{name: name, subject: b.cfg.prefix + "." + name, stream: stream, keys: keyRoot + "." + stream, state: stream + stateSuffix}
 		b.topics[name] = t
 	}
 	return t
@@ -119,6 +131,15 @@ func (b *Broker) streamInfo(ctx context.Context, t *topic, create bool) (*jetstr
 	info := s.CachedInfo()
 	if !slices.Contains(info.Config.Subjects, t.subject) {
 		return nil, 0, fmt.Errorf("natsbroker: stream %s does not store subject %s", t.stream, t.subject)
+	}
+	if !slices.Contains(info.Config.Subjects, t.keys+".*") {
+		// Created before keyed state: store the key subjects too.
+		cfg := info.Config
+		cfg.Subjects = append(slices.Clone(cfg.Subjects), t.keys+".*")
+		if s, err = b.js.UpdateStream(ctx, cfg); err != nil {
+			return nil, 0, b.wrap(err)
+		}
+		info = s.CachedInfo()
 	}
 	e, err := epochOf(info)
 	if err != nil {
@@ -190,7 +211,7 @@ func (b *Broker) streamConfig(t *topic) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        t.stream,
 		Description: "wsloop topic",
-		Subjects:    []string{t.subject},
+		Subjects:    []string{t.subject, t.keys + ".*"},
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxMsgs:     int64(n + max(n, 1000)),

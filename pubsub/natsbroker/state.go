@@ -1,0 +1,327 @@
+package natsbroker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsloop/wsloop/pubsub"
+)
+
+// Keyed state lives in JetStream, so that every node serves the same
+// snapshot at the same position and it outlives any node (package doc,
+// "Keyed state"). A topic's Updates and Deletes with a key are stored by
+// the topic's stream, in its one sequence, on the key's own subject
+// (keySubject); its state stream mirrors the topic's stream keeping the
+// last message of each subject. A mirror keeps the sequence numbers, so
+// the state stream holds, at their topic positions, the latest Update or
+// Delete of every key and the latest message of the topic's own subject.
+
+// keyRoot is the first token of key subjects: '$' keeps them apart from
+// every topic's subject (a prefix has no '$').
+const keyRoot = "$WSK"
+
+// stateSuffix names a topic's state stream after its stream: '-' is in
+// neither a topic stream's encoded part nor the '_' before it, so no
+// topic stream has this name.
+const stateSuffix = "-state"
+
+// metaEpoch is the state stream's metadata: the epoch of the topic
+// stream it mirrors.
+const metaEpoch = "wsloop_epoch"
+
+// Freshness of a topic's cached state stream count, and how often a node
+// may sweep a state stream at its bound.
+const (
+	countFor   = time.Second
+	sweepEvery = 5 * time.Second
+)
+
+// keySubject is the subject of t's keyed Updates and Deletes of key.
+func (t *topic) keySubject(key string) string { return t.keys + "." + b32.EncodeToString([]byte(key)) }
+
+// stateConfig is the configuration of t's state stream for the epoch.
+func (b *Broker) stateConfig(t *topic, epoch uint64) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              t.state,
+		Description:       "wsloop topic state",
+		Mirror:            &jetstream.StreamSource{Name: t.stream},
+		MaxMsgsPerSubject: 1,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		Replicas:          b.cfg.replicas,
+		AllowDirect:       true,
+		Metadata:          map[string]string{metaTopic: t.name, metaEpoch: strconv.FormatUint(epoch, 10)},
+	}
+}
+
+// stateStream looks up t's state stream for the epoch, creating it if it
+// does not exist and create is set (nil, nil: it does not exist). A state
+// stream of an older epoch (the topic's stream was recreated) is replaced.
+func (b *Broker) stateStream(ctx context.Context, t *topic, epoch uint64, create bool) (jetstream.Stream, error) {
+	s, err := b.js.Stream(ctx, t.state)
+	switch {
+	case err == nil:
+		e, _ := strconv.ParseUint(s.CachedInfo().Config.Metadata[metaEpoch], 10, 64)
+		if e >= epoch {
+			t.counted(s.CachedInfo().State, epoch)
+			return s, nil
+		}
+		if err := b.js.DeleteStream(ctx, t.state); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, b.wrap(err)
+		}
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, b.wrap(err)
+	}
+	if !create {
+		return nil, nil
+	}
+	s, err = b.js.CreateStream(ctx, b.stateConfig(t, epoch))
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		s, err = b.js.Stream(ctx, t.state)
+	}
+	if err != nil {
+		return nil, b.wrap(err)
+	}
+	t.counted(s.CachedInfo().State, epoch)
+	return s, nil
+}
+
+// counted records the size of t's state stream of the epoch: its
+// messages, plus one for each message of the topic this node knows was
+// stored and the mirror had not copied yet.
+func (t *topic) counted(st jetstream.StreamState, epoch uint64) {
+	n := st.Msgs
+	if base := t.base.Load(); base > st.LastSeq && t.epoch.Load() == epoch {
+		n += base - st.LastSeq
+	}
+	t.stateN.Store(n)
+	t.stateEpoch.Store(epoch)
+	t.stateAt.Store(time.Now().UnixNano())
+}
+
+// admit prepares a keyed Update or Delete of t in the epoch: t's state
+// stream must exist before the message is stored, or the state would
+// miss it. An Update of a new key is refused with pubsub.ErrTooManyKeys
+// when the topic's state has the broker's maximum of keys (WithMaxKeys).
+//
+// Counting costs nothing until the state stream may be full: it holds a
+// message per key, per tombstone of a deleted key, and one for the
+// topic's messages without key. Its size is looked up at most once a
+// second, and whenever this node's Updates since (each counted as a new
+// key) could have filled it; what this node stored that the mirror has
+// not copied yet counts too. Only then is the key looked up, and the
+// keys counted exactly by a sweep, which also removes the tombstones.
+func (b *Broker) admit(ctx context.Context, t *topic, epoch uint64, kind pubsub.Kind, key string) error {
+	full := uint64(b.cfg.maxKeys) + 1
+	if t.stateEpoch.Load() == epoch && time.Now().UnixNano()-t.stateAt.Load() < int64(countFor) &&
+		(kind != pubsub.Update || t.stateN.Add(1) <= full) {
+		return nil
+	}
+	s, err := b.stateStream(ctx, t, epoch, true)
+	if err != nil {
+		return err
+	}
+	if kind != pubsub.Update || t.stateN.Add(1) <= full {
+		return nil
+	}
+	if live, err := b.hasKey(ctx, s, t, key); err != nil || live {
+		return err
+	}
+	if keys, ok := b.sweep(ctx, t, s); ok && keys < b.cfg.maxKeys {
+		return nil
+	}
+	return pubsub.ErrTooManyKeys
+}
+
+// hasKey reports whether key is in t's state: its last message in the
+// topic's stream (exact, but only as far back as the stream keeps), or
+// else in the state stream s.
+func (b *Broker) hasKey(ctx context.Context, s jetstream.Stream, t *topic, key string) (bool, error) {
+	subj := t.keySubject(key)
+	ts, err := b.js.Stream(ctx, t.stream)
+	if err != nil {
+		return false, b.wrap(err)
+	}
+	for _, st := range []jetstream.Stream{ts, s} {
+		m, err := st.GetLastMsgForSubject(ctx, subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, b.wrap(err)
+		}
+		_, kind := messageHeaders(m.Header)
+		return kind == pubsub.Update, nil
+	}
+	return false, nil
+}
+
+// sweep counts the keys in t's state stream s and removes its
+// tombstones; ok is false when it did not run. A node sweeps at once
+// after it published a Delete, else at most once per sweepEvery. It
+// first lets the mirror copy what this node stored (waiting at most a
+// second).
+func (b *Broker) sweep(ctx context.Context, t *topic, s jetstream.Stream) (keys int, ok bool) {
+	now := time.Now().UnixNano()
+	last := t.sweptAt.Load()
+	if !t.deleted.Swap(false) && now-last < int64(sweepEvery) || !t.sweptAt.CompareAndSwap(last, now) {
+		return 0, false
+	}
+	for wait := 0; wait < 100 && s.CachedInfo().State.LastSeq < t.base.Load(); wait++ {
+		time.Sleep(10 * time.Millisecond)
+		if _, err := s.Info(ctx); err != nil {
+			return 0, false
+		}
+	}
+	state, _, tombs, err := b.readState(ctx, t, s, 0)
+	if err != nil {
+		return 0, false
+	}
+	for _, d := range tombs {
+		// Up to the tombstone only: a later Update of the key stays.
+		_ = s.Purge(ctx, jetstream.WithPurgeSubject(d.subject), jetstream.WithPurgeSequence(d.seq+1))
+	}
+	t.stateAt.Store(0)
+	return len(state), true
+}
+
+// tombstone is a deleted key's last message in a state stream.
+type tombstone struct {
+	subject string
+	seq     uint64
+}
+
+// readState reads the state in t's state stream s: the latest Update of
+// every live key, the tombstones of deleted ones, and the sequence number
+// w the state is at: every message of the topic up to w is in it, none
+// after. It reads the last message of every subject with an ordered
+// consumer, then what was stored while it read, to its end.
+func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, epoch uint64) (map[string]pubsub.Message, uint64, []tombstone, error) {
+	state := make(map[string]pubsub.Message)
+	info := s.CachedInfo()
+	if info.State.Msgs == 0 {
+		return state, info.State.LastSeq, nil, nil
+	}
+	c, err := b.js.OrderedConsumer(ctx, t.state, jetstream.OrderedConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: inactiveFor,
+	})
+	if err != nil {
+		return nil, 0, nil, b.wrap(err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(pullBatch))
+	if err != nil {
+		return nil, 0, nil, b.wrap(err)
+	}
+	defer it.Stop()
+	deleted := make(map[string]tombstone)
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, 0, nil, b.wrap(err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return nil, 0, nil, b.wrap(err)
+		}
+		seq := md.Sequence.Stream
+		if subj := m.Subject(); strings.HasPrefix(subj, t.keys+".") {
+			key, kind := messageHeaders(m.Headers())
+			if kind == pubsub.Delete {
+				delete(state, key)
+				deleted[key] = tombstone{subj, seq}
+			} else {
+				delete(deleted, key)
+				state[key] = pubsub.Message{Topic: t.name, Position: pubsub.Position{Epoch: epoch, Seq: seq}, Time: md.Timestamp, Key: key, Kind: pubsub.Update, Data: m.Data()}
+			}
+		}
+		if md.NumPending == 0 {
+			tombs := make([]tombstone, 0, len(deleted))
+			for _, d := range deleted {
+				tombs = append(tombs, d)
+			}
+			return state, seq, tombs, nil
+		}
+	}
+}
+
+// Snapshot implements pubsub.Snapshotter: the latest Update of every key
+// of the topic not deleted since, at the returned position. It reads the
+// state stream (one lookup and an ordered consumer over its messages),
+// then the topic's messages stored after the state stream's position,
+// which the mirror had not copied yet (History: one lookup and one
+// batched get). A topic without a state stream has had no keyed Update or
+// Delete in its epoch; the lookup is made again after the topic's
+// position was read, so a first one published meanwhile is not missed.
+func (b *Broker) Snapshot(topic string) ([]pubsub.Message, pubsub.Position, error) {
+	if !pubsub.ValidTopic(topic) {
+		return nil, pubsub.Position{}, pubsub.ErrBadTopic
+	}
+	if b.closed.Load() {
+		return nil, pubsub.Position{}, pubsub.ErrClosed
+	}
+	t := b.topic(topic)
+	ctx, cancel := b.ctx()
+	defer cancel()
+	for {
+		info, epoch, err := b.streamInfo(ctx, t, true)
+		if err != nil {
+			return nil, pubsub.Position{}, err
+		}
+		s, err := b.stateStream(ctx, t, epoch, false)
+		if err != nil {
+			return nil, pubsub.Position{}, err
+		}
+		if s == nil {
+			if info, _, err = b.streamInfo(ctx, t, false); err != nil {
+				return nil, pubsub.Position{}, err
+			}
+			if s, err = b.stateStream(ctx, t, epoch, false); err != nil || s == nil {
+				return nil, pubsub.Position{Epoch: epoch, Seq: info.State.LastSeq}, err
+			}
+		}
+		state, w, _, err := b.readState(ctx, t, s, epoch)
+		if err != nil {
+			return nil, pubsub.Position{}, err
+		}
+		msgs, last, err := b.History(topic, pubsub.Position{Epoch: epoch, Seq: w})
+		if errors.Is(err, pubsub.ErrRecoveryFailed) {
+			// The mirror is further behind than the topic's history
+			// window, or the topic's stream was recreated: look again.
+			select {
+			case <-ctx.Done():
+				return nil, pubsub.Position{}, b.wrap(ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			return nil, pubsub.Position{}, err
+		}
+		for _, m := range msgs {
+			if m.Key == "" {
+				continue
+			}
+			switch m.Kind {
+			case pubsub.Update:
+				state[m.Key] = m
+			case pubsub.Delete:
+				delete(state, m.Key)
+			}
+		}
+		out := make([]pubsub.Message, 0, len(state))
+		for _, m := range state {
+			out = append(out, m)
+		}
+		slices.SortFunc(out, func(a, b pubsub.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+		return out, last, nil
+	}
+}
