@@ -3,9 +3,16 @@ package pubsub_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,5 +200,84 @@ func TestEntitlementsExpiry(t *testing.T) {
 	b.send(map[string]any{"op": "unsubscribe", "topic": "x", "id": 2})
 	if e := b.must(5 * time.Second); e.Op != "error" || e.Code != "not_subscribed" {
 		t.Errorf("bob after his first token's expiry: %+v", e)
+	}
+}
+
+// jwkSetOf is a JWK Set (RFC 7517) of P-256 public keys by kid.
+func jwkSetOf(keys map[string]*ecdsa.PublicKey) []byte {
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	for kid, k := range keys {
+		pt, _ := k.ECDH()
+		raw := pt.Bytes() // 0x04 || X || Y
+		set.Keys = append(set.Keys, map[string]string{
+			"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+			"x": base64.RawURLEncoding.EncodeToString(raw[1:33]),
+			"y": base64.RawURLEncoding.EncodeToString(raw[33:]),
+		})
+	}
+	b, _ := json.Marshal(set)
+	return b
+}
+
+// TestEntitlementsJWKSRotation: the issuer rotates its signing key (the
+// JWK Set served at the verifier's URL drops the old key for a new one)
+// while a client is connected: the client's refresh with a token of the
+// new key is accepted and its subscription goes on; a token of the
+// removed key is refused, in a refresh and at the upgrade.
+func TestEntitlementsJWKSRotation(t *testing.T) {
+	oldKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	newKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var set atomic.Pointer[[]byte]
+	serve := func(keys map[string]*ecdsa.PublicKey) { b := jwkSetOf(keys); set.Store(&b) }
+	serve(map[string]*ecdsa.PublicKey{"k1": &oldKey.PublicKey})
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(*set.Load())
+	}))
+	t.Cleanup(jwks.Close)
+	v, err := jwtauth.New(jwtauth.WithJWKSURL(jwks.URL, time.Hour), jwtauth.WithMinRefreshInterval(time.Nanosecond), jwtauth.WithAudience("wsloop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	hub := pubsub.New(pubsub.WithEntitlements(v))
+	srv := pubsubtest.Start(t, hub, server.WithAuth(hub.Authenticate))
+	signed := func(key *ecdsa.PrivateKey, kid string) string {
+		tok, err := jwtauth.Sign("ES256", key, kid, map[string]any{"sub": "alice", "aud": "wsloop", "exp": time.Now().Add(time.Hour), "subscribe": []string{"md.*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	a, status := dialToken(t, srv.Addr(), signed(oldKey, "k1"), false)
+	if status != 101 {
+		t.Fatalf("upgrade with the current key: %d", status)
+	}
+	if e := a.subscribe("md.AAPL", nil); e.Op != "subscribed" {
+		t.Fatalf("subscribe: %+v", e)
+	}
+
+	serve(map[string]*ecdsa.PublicKey{"k2": &newKey.PublicKey})
+	a.send(map[string]any{"op": "refresh", "token": signed(newKey, "k2"), "id": 2})
+	if e := a.must(5 * time.Second); e.Op != "refreshed" {
+		t.Fatalf("refresh with the new key: %+v", e)
+	}
+	if _, err := hub.Publish("md.AAPL", "", []byte(`{"px":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := a.must(5 * time.Second); e.Op != "msg" || e.Seq != 1 {
+		t.Fatalf("after the rotation: %+v", e)
+	}
+	a.send(map[string]any{"op": "refresh", "token": signed(oldKey, "k1"), "id": 3})
+	if e := a.must(5 * time.Second); e.Op != "error" || e.Code != "unauthorized" {
+		t.Errorf("refresh with the removed key: %+v", e)
+	}
+	if _, status := dialToken(t, srv.Addr(), signed(oldKey, "k1"), false); status != http.StatusUnauthorized {
+		t.Errorf("upgrade with the removed key: %d, want 401", status)
+	}
+	if _, status := dialToken(t, srv.Addr(), signed(newKey, "k2"), false); status != 101 {
+		t.Errorf("upgrade with the new key: %d", status)
 	}
 }
