@@ -58,6 +58,37 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportMetric(float64(b.N)*subscribers/time.Since(start).Seconds(), "deliveries/s")
 }
 
+// BenchmarkPublishHistory publishes 1 KiB keyed updates to a topic with
+// history and one subscriber: B/op shows how many copies of a payload a
+// node keeps (the broker's history and state, and the hub's, share one).
+func BenchmarkPublishHistory(b *testing.B) {
+	hub := pubsub.New(pubsub.WithHistory(1000, 0))
+	srv := pubsubtest.Start(b, hub)
+	s := dialSub(b, srv.Addr(), true)
+	s.subscribe("md.book", map[string]any{"conflate": true}) // a slow reader is conflated, never dropped
+	_ = s.conn.SetReadDeadline(time.Time{})
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := s.r.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	data := []byte(strings.Repeat("x", 1024))
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = "L" + strings.Repeat("0", i%3) + string(rune('a'+i%26))
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for i := range b.N {
+		if _, err := hub.Publish("md.book", keys[i%len(keys)], data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 var benchData = []byte(`{"sym":"AAPL","px":189.42,"pad":"` + strings.Repeat("x", 62) + `"}`)
 
 func waitBytes(b *testing.B, n *atomic.Int64, want int64) {

@@ -97,8 +97,10 @@ type Broker interface {
 	// Subscribe has returned, in sequence order, one call at a time.
 	// Neither Subscribe nor History may wait for a call of fn in
 	// progress: the Hub calls them holding the lock its fn takes.
-	// m.Data is valid only until fn returns; fn must not block for long
-	// (it holds up the topic's delivery). Messages published before
+	// m.Data is given, not lent: nobody modifies it once fn is called,
+	// and fn may keep it (the Hub keeps it as its history and keyed
+	// state, so a node stores each payload once). fn must not modify it,
+	// nor block for long (it holds up the topic's delivery). Messages published before
 	// Subscribe returned may be delivered too. cancel ends the
 	// subscription: after it returns fn is not called again; it must not
 	// be called from fn.

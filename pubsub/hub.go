@@ -250,8 +250,7 @@ func (t *topic) deliver(m Message) {
 		}
 	}
 	t.last, t.known = m.Position, true
-	stored := m
-	stored.Data = append([]byte(nil), m.Data...)
+	stored := m // its Data is the broker's, shared (Broker.Subscribe)
 	t.recent.add(stored)
 	kind, key := m.kind(), conflationKey(&m)
 	prev, hasPrev := t.state[m.Key]
