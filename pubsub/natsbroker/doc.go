@@ -39,17 +39,20 @@
 // ("$WSK." the stream's name "." the key in base32hex; the key and the
 // kind also travel in headers, Wsloop-Key and Wsloop-Kind). Before the
 // first one, the broker creates the topic's state stream (the topic's
-// stream name and "-state"): a mirror of the topic's stream that keeps
-// the last message of each subject (MaxMsgsPerSubject 1). A mirror keeps
-// the sequence numbers, so the state stream holds, at their positions,
-// the latest Update or Delete (a tombstone) of every key, and the topic's
-// latest message without key, which tells how far the mirror has come.
+// stream name and "-state"), which sources the topic's stream and keeps
+// the last message of each subject (MaxMsgsPerSubject 1): the latest
+// Update or Delete (a tombstone) of every key, and the topic's latest
+// message without key, which tells how far the source has come; each
+// copy's Nats-Stream-Source header gives its position in the topic. (Not
+// a mirror: NATS lets a mirror of a stream with direct gets answer them
+// for that stream, and History's batched gets would then reach a stream
+// that keeps one message per key.)
 //
 // Snapshot reads the state stream's last message per subject with an
-// ordered consumer to its end, which gives the state at the mirror's
+// ordered consumer to its end, which gives the state at the source's
 // position, then the topic's messages after that position, which the
-// mirror had not copied yet, from the topic's stream (History): the state
-// at the topic's latest position, exact, whatever the mirror's lag. The
+// source had not copied yet, from the topic's stream (History): the state
+// at the topic's latest position, exact, whatever the source's lag. The
 // server does the copying, so the state cannot miss a message a node
 // stored and then died. A topic without a state stream has had no keyed
 // Update or Delete in its epoch. A topic stream that is recreated (a new
@@ -64,7 +67,7 @@
 // removes the tombstones of deleted keys. A node sweeps at once after it
 // published a Delete, else at most every 5 seconds, so a key deleted on
 // another node makes room within 5 seconds. Concurrent new keys on
-// several nodes can overshoot the bound by the keys the mirror had not
+// several nodes can overshoot the bound by the keys the source had not
 // copied when each was checked.
 //
 // # Where sequence numbers are assigned, and why there
@@ -125,7 +128,7 @@
 // most once a second, see "Keyed state"), the leader's append to its file store (buffered; NATS syncs to
 // disk every two minutes by default, sync_interval), one Raft round to the
 // replicas when there are any, and one message to each node subscribed to
-// the topic, and, for a topic with keyed state, the mirror's copy to the
+// the topic, and, for a topic with keyed state, the source's copy to the
 // state stream (the server's work). With an in-process server on this project's 2-core machine,
 // a lone publisher waiting for each acknowledgement makes about 22,000
 // publishes per second (45 µs each) and concurrent publishers about

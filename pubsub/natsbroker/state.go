@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsloop/wsloop/pubsub"
@@ -18,10 +20,12 @@ import (
 // snapshot at the same position and it outlives any node (package doc,
 // "Keyed state"). A topic's Updates and Deletes with a key are stored by
 // the topic's stream, in its one sequence, on the key's own subject
-// (keySubject); its state stream mirrors the topic's stream keeping the
-// last message of each subject. A mirror keeps the sequence numbers, so
-// the state stream holds, at their topic positions, the latest Update or
-// Delete of every key and the latest message of the topic's own subject.
+// (keySubject); its state stream sources the topic's stream keeping the
+// last message of each subject: the latest Update or Delete of every key
+// and the latest message of the topic's own subject, each with its
+// position in the topic (the Nats-Stream-Source header). A source, not a
+// mirror: a mirror of a stream with direct gets answers them for it, and
+// would answer History's with its few messages.
 
 // keyRoot is the first token of key subjects: '$' keeps them apart from
 // every topic's subject (a prefix has no '$').
@@ -33,8 +37,11 @@ const keyRoot = "$WSK"
 const stateSuffix = "-state"
 
 // metaEpoch is the state stream's metadata: the epoch of the topic
-// stream it mirrors.
+// stream it sources.
 const metaEpoch = "wsloop_epoch"
+
+// hdrSource is the header of a sourced message: "<stream> <seq> …".
+const hdrSource = "Nats-Stream-Source"
 
 // Freshness of a topic's cached state stream count, and how often a node
 // may sweep a state stream at its bound.
@@ -51,7 +58,7 @@ func (b *Broker) stateConfig(t *topic, epoch uint64) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              t.state,
 		Description:       "wsloop topic state",
-		Mirror:            &jetstream.StreamSource{Name: t.stream},
+		Sources:           []*jetstream.StreamSource{{Name: t.stream}},
 		MaxMsgsPerSubject: 1,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
@@ -71,7 +78,7 @@ func (b *Broker) stateStream(ctx context.Context, t *topic, epoch uint64, create
 	case err == nil:
 		e, _ := strconv.ParseUint(s.CachedInfo().Config.Metadata[metaEpoch], 10, 64)
 		if e >= epoch {
-			t.counted(s.CachedInfo().State, epoch)
+			t.counted(s.CachedInfo(), epoch)
 			return s, nil
 		}
 		if err := b.js.DeleteStream(ctx, t.state); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -90,17 +97,37 @@ func (b *Broker) stateStream(ctx context.Context, t *topic, epoch uint64, create
 	if err != nil {
 		return nil, b.wrap(err)
 	}
-	t.counted(s.CachedInfo().State, epoch)
+	t.counted(s.CachedInfo(), epoch)
 	return s, nil
+}
+
+// sourced is the topic's sequence number up to which its state stream
+// has copied it.
+func sourced(info *jetstream.StreamInfo) uint64 {
+	if len(info.Sources) == 0 {
+		return 0
+	}
+	return info.Sources[0].Seq
+}
+
+// originSeq is the topic position of a state stream's message, from its
+// Nats-Stream-Source header ("<stream> <seq> …").
+func originSeq(h nats.Header) (uint64, bool) {
+	f := strings.Fields(h.Get(hdrSource))
+	if len(f) < 2 {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(f[1], 10, 64)
+	return seq, err == nil
 }
 
 // counted records the size of t's state stream of the epoch: its
 // messages, plus one for each message of the topic this node knows was
-// stored and the mirror had not copied yet.
-func (t *topic) counted(st jetstream.StreamState, epoch uint64) {
-	n := st.Msgs
-	if base := t.base.Load(); base > st.LastSeq && t.epoch.Load() == epoch {
-		n += base - st.LastSeq
+// stored and the source had not copied yet.
+func (t *topic) counted(info *jetstream.StreamInfo, epoch uint64) {
+	n := info.State.Msgs
+	if base, done := t.base.Load(), sourced(info); base > done && t.epoch.Load() == epoch {
+		n += base - done
 	}
 	t.stateN.Store(n)
 	t.stateEpoch.Store(epoch)
@@ -116,7 +143,7 @@ func (t *topic) counted(st jetstream.StreamState, epoch uint64) {
 // message per key, per tombstone of a deleted key, and one for the
 // topic's messages without key. Its size is looked up at most once a
 // second, and whenever this node's Updates since (each counted as a new
-// key) could have filled it; what this node stored that the mirror has
+// key) could have filled it; what this node stored that the source has
 // not copied yet counts too. Only then is the key looked up, and the
 // keys counted exactly by a sweep, which also removes the tombstones.
 func (b *Broker) admit(ctx context.Context, t *topic, epoch uint64, kind pubsub.Kind, key string) error {
@@ -167,7 +194,7 @@ func (b *Broker) hasKey(ctx context.Context, s jetstream.Stream, t *topic, key s
 // sweep counts the keys in t's state stream s and removes its
 // tombstones; ok is false when it did not run. A node sweeps at once
 // after it published a Delete, else at most once per sweepEvery. It
-// first lets the mirror copy what this node stored (waiting at most a
+// first lets the source copy what this node stored (waiting at most a
 // second).
 func (b *Broker) sweep(ctx context.Context, t *topic, s jetstream.Stream) (keys int, ok bool) {
 	now := time.Now().UnixNano()
@@ -175,7 +202,7 @@ func (b *Broker) sweep(ctx context.Context, t *topic, s jetstream.Stream) (keys 
 	if !t.deleted.Swap(false) && now-last < int64(sweepEvery) || !t.sweptAt.CompareAndSwap(last, now) {
 		return 0, false
 	}
-	for wait := 0; wait < 100 && s.CachedInfo().State.LastSeq < t.base.Load(); wait++ {
+	for wait := 0; wait < 100 && sourced(s.CachedInfo()) < t.base.Load(); wait++ {
 		time.Sleep(10 * time.Millisecond)
 		if _, err := s.Info(ctx); err != nil {
 			return 0, false
@@ -200,15 +227,15 @@ type tombstone struct {
 }
 
 // readState reads the state in t's state stream s: the latest Update of
-// every live key, the tombstones of deleted ones, and the sequence number
-// w the state is at: every message of the topic up to w is in it, none
-// after. It reads the last message of every subject with an ordered
-// consumer, then what was stored while it read, to its end.
+// every live key, the tombstones of deleted ones, and the topic's
+// sequence number w the state is at: every message of the topic up to w
+// is in it, none after. It reads the last message of every subject with
+// an ordered consumer, then what was stored while it read, to its end.
 func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, epoch uint64) (map[string]pubsub.Message, uint64, []tombstone, error) {
 	state := make(map[string]pubsub.Message)
 	info := s.CachedInfo()
 	if info.State.Msgs == 0 {
-		return state, info.State.LastSeq, nil, nil
+		return state, sourced(info), nil, nil
 	}
 	c, err := b.js.OrderedConsumer(ctx, t.state, jetstream.OrderedConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
@@ -223,6 +250,7 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 	}
 	defer it.Stop()
 	deleted := make(map[string]tombstone)
+	var w uint64
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -232,12 +260,16 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 		if err != nil {
 			return nil, 0, nil, b.wrap(err)
 		}
-		seq := md.Sequence.Stream
+		seq, ok := originSeq(m.Headers())
+		if !ok {
+			return nil, 0, nil, fmt.Errorf("natsbroker: state stream %s: message %d has no source header", t.state, md.Sequence.Stream)
+		}
+		w = max(w, seq)
 		if subj := m.Subject(); strings.HasPrefix(subj, t.keys+".") {
 			key, kind := messageHeaders(m.Headers())
 			if kind == pubsub.Delete {
 				delete(state, key)
-				deleted[key] = tombstone{subj, seq}
+				deleted[key] = tombstone{subj, md.Sequence.Stream}
 			} else {
 				delete(deleted, key)
 				state[key] = pubsub.Message{Topic: t.name, Position: pubsub.Position{Epoch: epoch, Seq: seq}, Time: md.Timestamp, Key: key, Kind: pubsub.Update, Data: m.Data()}
@@ -248,7 +280,7 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 			for _, d := range deleted {
 				tombs = append(tombs, d)
 			}
-			return state, seq, tombs, nil
+			return state, w, tombs, nil
 		}
 	}
 }
@@ -257,7 +289,7 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 // of the topic not deleted since, at the returned position. It reads the
 // state stream (one lookup and an ordered consumer over its messages),
 // then the topic's messages stored after the state stream's position,
-// which the mirror had not copied yet (History: one lookup and one
+// which the source had not copied yet (History: one lookup and one
 // batched get). A topic without a state stream has had no keyed Update or
 // Delete in its epoch; the lookup is made again after the topic's
 // position was read, so a first one published meanwhile is not missed.
@@ -294,7 +326,7 @@ func (b *Broker) Snapshot(topic string) ([]pubsub.Message, pubsub.Position, erro
 		}
 		msgs, last, err := b.History(topic, pubsub.Position{Epoch: epoch, Seq: w})
 		if errors.Is(err, pubsub.ErrRecoveryFailed) {
-			// The mirror is further behind than the topic's history
+			// The source is further behind than the topic's history
 			// window, or the topic's stream was recreated: look again.
 			select {
 			case <-ctx.Done():

@@ -3,6 +3,7 @@ package natsbroker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"testing"
 
@@ -89,5 +90,27 @@ func TestKeySubjectsAddedToOldStream(t *testing.T) {
 	}
 	if _, err := js.Stream(ctx, cfg.Name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatal(err)
+	}
+}
+
+// TestHistoryWithState: a topic with keyed state recovers every message
+// from its history, however often asked (the state stream, which keeps
+// one message per key, must never answer for the topic's stream).
+func TestHistoryWithState(t *testing.T) {
+	url := startServer(t, t.TempDir(), 0).ClientURL()
+	b := connect(t, url, WithPrefix(uniquePrefix()))
+	var last pubsub.Position
+	for i := range 200 {
+		last = publishKind(t, b, "hist", pubsub.Update, fmt.Sprintf("k%d", i%5), fmt.Sprint(i))
+	}
+	if _, _, err := b.Snapshot("hist"); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		msgs, pos, err := b.History("hist", pubsub.Position{Epoch: last.Epoch, Seq: last.Seq - 20})
+		if err != nil || pos != last || len(msgs) != 20 {
+			t.Fatalf("history of the last 20: %d messages to %+v, %v", len(msgs), pos, err)
+		}
+		checkSeqs(t, msgs, last.Epoch, last.Seq-19)
 	}
 }

@@ -62,7 +62,7 @@ type topic struct {
 	subMu sync.Mutex
 	feed  atomic.Pointer[feed]
 
-	// The cache of the state stream (admit): the epoch it mirrors, the
+	// The cache of the state stream (admit): the epoch it sources, the
 	// messages it held and when that was learned (UnixNano), when this
 	// node last swept it, and whether it published a Delete since.
 	stateEpoch atomic.Uint64
