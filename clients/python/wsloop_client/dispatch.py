@@ -80,7 +80,10 @@ class Dispatch:
         elif op == "error":
             err = ServerError(str(a.get("code", "")), str(a.get("message", "")))
             if isinstance(pending, Subscription):
+                resubscribed = pending._ready.done()
                 self._drop(pending, err)
+                if resubscribed:  # no subscribe() call awaits it: tell on_event and events()
+                    self._emit(Event("error", topic=pending.topic, error=err))
             elif isinstance(pending, asyncio.Future):
                 if not pending.done():
                     pending.set_exception(err)

@@ -35,7 +35,9 @@ class Event:
         "refreshed"        the server took a new token: exp
         "refresh_failed"   automatic refresh gave up: error
         "error"            an error answer to no pending request, or a
-                           malformed message: error
+                           malformed message: error; a refused
+                           resubscription (the subscription ends): topic,
+                           error
     """
 
     type: str
