@@ -110,7 +110,7 @@ func TestTopicsGapHealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "subscribed", 2*time.Second, func() bool { _, n := rec.lastEvent(); return n == 1 })
-	const burst, total, maxTail = 3000, 3010, 400
+	const burst, total, maxTail = 1000, 1010, 400
 	pad := bytes.Repeat([]byte{'x'}, 4000)
 	// A gap shows only when a later message arrives, so messages lost at
 	// the tail stay unnoticed: after the burst the tail comes slowly, and

@@ -22,6 +22,7 @@ import (
 type Hub struct {
 	cfg    config
 	broker Broker
+	ringN  int // messages in each topic's recent ring: 0 when the broker is in-process
 
 	mu     sync.Mutex
 	topics map[string]*topic
@@ -43,7 +44,12 @@ func New(opts ...Option) *Hub {
 	if b == nil {
 		b = NewLocal(cfg.historyN, cfg.historyTTL, LocalMaxKeys(cfg.maxKeys))
 	}
-	return &Hub{cfg: cfg, broker: b, topics: make(map[string]*topic)}
+	h := &Hub{cfg: cfg, broker: b, ringN: cfg.historyN, topics: make(map[string]*topic)}
+	if _, local := b.(*Local); local {
+		// Its history is in this process already: recover from it.
+		h.ringN = 0
+	}
+	return h
 }
 
 // Publish publishes data on topic as an Update of key (the key's new
@@ -143,7 +149,7 @@ func (h *Hub) acquire(name string) (*topic, error) {
 		t := h.topics[name]
 		fresh := t == nil
 		if fresh {
-			t = &topic{name: name, hub: h, recent: newHistory(h.cfg.historyN, h.cfg.historyTTL)}
+			t = &topic{name: name, hub: h, recent: newHistory(h.ringN, h.cfg.historyTTL)}
 			h.topics[name] = t
 		}
 		t.mu.Lock()

@@ -46,8 +46,10 @@ type Option func(*config)
 func WithBroker(b Broker) Option { return func(c *config) { c.broker = b } }
 
 // WithHistory keeps each topic's last n messages, none older than ttl (0:
-// no age limit), for recovery: in the default Local broker, and in the
-// hub's ring of messages recently delivered here. Defaults: 1000, 5 min.
+// no age limit), for recovery: in the default Local broker, or, with a
+// broker whose history is elsewhere (NATS), in the hub's ring of messages
+// recently delivered here. A Local broker's history is the hub's: the
+// messages are kept once. Defaults: 1000, 5 min.
 func WithHistory(n int, ttl time.Duration) Option {
 	return func(c *config) { c.historyN, c.historyTTL = n, ttl }
 }
