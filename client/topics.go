@@ -103,6 +103,13 @@ type SubscribeOptions struct {
 	// too, and get it when recovery cannot fill the gap
 	// (RecoverySnapshot). It needs a server whose broker keeps state.
 	Snapshot bool
+	// Delta asks for Fossil deltas (wire.DeltaFossil): after a key's
+	// first full value, its updates travel as deltas against the previous
+	// one. The client keeps each key's value, applies the deltas and
+	// delivers full values (Kind wire.Publication); a delta that does not
+	// apply is healed with a fresh snapshot. It needs SubprotocolBinary
+	// and Snapshot, and not Conflate.
+	Delta bool
 	// OnPublication receives every publication in sequence order, with no
 	// gap and no duplicate within an epoch unless a SubscribeEvent reports
 	// RecoveryFailed or OnGap reports one.
@@ -130,6 +137,7 @@ type subscription struct {
 	reqID  uint64
 	on     *conn // the connection the last request went out on
 	pub    Publication
+	values map[string][]byte // with Delta: every key's value
 }
 
 // Subscribe subscribes to topic. If connected, the request is sent now;
@@ -138,7 +146,13 @@ type subscription struct {
 // returns ErrSubscribed if topic is already subscribed; the server's
 // answer (or refusal) arrives in opts.OnSubscribed.
 func (c *Client) Subscribe(topic string, opts SubscribeOptions) error {
+	if opts.Delta && (!opts.Snapshot || opts.Conflate) {
+		return ErrDeltaOptions
+	}
 	s := &subscription{topic: topic, opts: opts, pub: Publication{Topic: topic}}
+	if opts.Delta {
+		s.values = make(map[string][]byte)
+	}
 	if opts.Since != nil {
 		s.last, s.have = *opts.Since, true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wsloop/wsloop/client"
 	"github.com/wsloop/wsloop/pubsub"
+	"github.com/wsloop/wsloop/pubsub/wire"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -370,5 +372,106 @@ func TestTopicsSnapshot(t *testing.T) {
 	ev := events[len(events)-1]
 	if ev.Recovery != client.RecoverySnapshot || ev.Snapshot != 2 || ev.Position.Seq != 9 || fmt.Sprint(got) != fmt.Sprint([]string{"snapshot ask=4@4", "snapshot bid=9@9"}) {
 		t.Fatalf("after the gap: %+v, %q", ev, got)
+	}
+}
+
+// TestTopicsDelta: with Delta the server sends updates as Fossil deltas;
+// the client applies them and delivers every key's full value, through a
+// reconnection that recovers by replay and one that takes a fresh
+// snapshot. Delta without Snapshot is refused.
+func TestTopicsDelta(t *testing.T) {
+	hub, srv := startHub(t, "127.0.0.1:0", []pubsub.Option{pubsub.WithHistory(20, time.Minute)})
+	px := newProxy(t, srv.Addr())
+	const topic = "md.BOOK"
+	value := func(level, i int) string {
+		return fmt.Sprintf(`{"level":%d,"px":"%d.25","qty":%d,"orders":["a","b","c","d","e","f"]}`, level, 100+level, i)
+	}
+	published := make(map[string]string)
+	publish := func(level, i int) {
+		key := fmt.Sprintf("L%d", level)
+		v := value(level, i)
+		if _, err := hub.Publish(topic, key, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		published[key] = v
+	}
+	for l := range 3 {
+		publish(l, 0)
+	}
+	var mu sync.Mutex
+	seen := make(map[string]string)
+	var n int
+	var events []client.SubscribeEvent
+	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
+		client.WithSubprotocols(client.SubprotocolBinary),
+		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Subscribe("other", client.SubscribeOptions{Delta: true}); !errors.Is(err, client.ErrDeltaOptions) {
+		t.Fatalf("Delta without Snapshot: %v", err)
+	}
+	err = c.Subscribe(topic, client.SubscribeOptions{
+		Snapshot: true, Delta: true,
+		OnPublication: func(_ *client.Client, p *client.Publication) {
+			mu.Lock()
+			defer mu.Unlock()
+			if p.Kind != wire.Publication && p.Kind != wire.Snapshot {
+				t.Errorf("publication of kind %v", p.Kind)
+			}
+			seen[string(p.Key)] = string(p.Data)
+			n++
+		},
+		OnSubscribed: func(_ *client.Client, ev client.SubscribeEvent) {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return n }
+	check := func(what string) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if !maps.Equal(seen, published) {
+			t.Fatalf("%s: client has %v, published %v", what, seen, published)
+		}
+	}
+	waitFor(t, "the snapshot", 2*time.Second, func() bool { return count() == 3 })
+	for i := 1; i <= 10; i++ {
+		publish(i%3, i)
+	}
+	waitFor(t, "live deltas", 2*time.Second, func() bool { return count() == 13 })
+	check("live")
+
+	// Out for less than the history: replayed as deltas.
+	px.Cut()
+	waitFor(t, "disconnect", 2*time.Second, func() bool { return !c.Connected() })
+	for i := 11; i <= 15; i++ {
+		publish(i%3, i)
+	}
+	waitFor(t, "the replay", 5*time.Second, func() bool { return count() == 18 })
+	check("replayed")
+
+	// Out for more than the history: a fresh snapshot, then deltas.
+	px.Refuse(true)
+	px.Cut()
+	waitFor(t, "disconnect", 2*time.Second, func() bool { return !c.Connected() })
+	for i := 16; i <= 45; i++ {
+		publish(i%3, i)
+	}
+	px.Refuse(false)
+	waitFor(t, "the second snapshot", 5*time.Second, func() bool { return count() == 21 })
+	publish(1, 46)
+	waitFor(t, "a delta after it", 2*time.Second, func() bool { return count() == 22 })
+	check("after the snapshot")
+	mu.Lock()
+	defer mu.Unlock()
+	if ev := events[len(events)-1]; ev.Recovery != client.RecoverySnapshot || ev.Snapshot != 3 {
+		t.Fatalf("last answer %+v", ev)
 	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"strconv"
 
+	"github.com/wsloop/wsloop/internal/fossil"
 	"github.com/wsloop/wsloop/pubsub/wire"
 )
 
@@ -11,6 +12,9 @@ import (
 
 func appendSubscribe(b []byte, s *subscription) []byte {
 	r := wire.Request{Op: wire.OpSubscribe, Topic: s.topic, Conflate: s.opts.Conflate, Snapshot: s.opts.Snapshot, ID: strconv.AppendUint(nil, s.reqID, 10)}
+	if s.opts.Delta {
+		r.Delta = wire.DeltaFossil
+	}
 	if s.have {
 		r.Since = &s.last
 	}
@@ -97,6 +101,9 @@ func (c *Client) jsonAnswer(cn *conn, b []byte) bool {
 			ev.Recovery = RecoverySnapshot
 		}
 		s.last, s.have, s.active = ev.Position, true, true
+		if s.values != nil && ev.Snapshot >= 0 {
+			clear(s.values) // the snapshot that follows replaces them
+		}
 		if s.opts.OnSubscribed != nil {
 			s.opts.OnSubscribed(c, ev)
 		}
@@ -133,6 +140,7 @@ func (c *Client) publish(cn *conn, s *subscription, kind wire.Kind, pos Position
 		return // the answer to a (re)subscribe is still to come
 	}
 	if kind == wire.Snapshot {
+		s.keep(kind, key, data)
 		c.deliver(s, kind, pos, key, data)
 		return
 	}
@@ -154,8 +162,40 @@ func (c *Client) publish(cn *conn, s *subscription, kind wire.Kind, pos Position
 		c.heal(cn, s)
 		return
 	}
+	if kind == wire.Delta {
+		base, ok := s.values[string(key)]
+		full, err := fossil.Apply(base, data)
+		if err != nil || !ok {
+			// No base, or not this base: start again from a snapshot.
+			if s.opts.OnGap != nil {
+				s.opts.OnGap(c, s.topic, s.last, pos)
+			}
+			s.have = false
+			c.heal(cn, s)
+			return
+		}
+		kind, data = wire.Publication, full
+	}
+	s.keep(kind, key, data)
 	s.last, s.have = pos, true
 	c.deliver(s, kind, pos, key, data)
+}
+
+// keep records a key's value for Delta.
+func (s *subscription) keep(kind wire.Kind, key, data []byte) {
+	if s.values == nil || len(key) == 0 {
+		return
+	}
+	switch kind {
+	case wire.Publication, wire.Snapshot:
+		if v, ok := s.values[string(key)]; ok {
+			s.values[string(key)] = append(v[:0], data...)
+		} else {
+			s.values[string(key)] = append([]byte(nil), data...)
+		}
+	case wire.Delete:
+		delete(s.values, string(key))
+	}
 }
 
 // deliver hands a publication to the subscription's callback.

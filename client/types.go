@@ -42,6 +42,7 @@ var (
 	ErrTooLarge      = errors.New("client: message too large")
 	ErrProtocol      = errors.New("client: protocol error")
 	ErrSubscribed    = errors.New("client: already subscribed")
+	ErrDeltaOptions  = errors.New("client: Delta needs Snapshot, and not Conflate")
 	ErrNotSubscribed = errors.New("client: not subscribed")
 	ErrStarted       = errors.New("client: already started")
 )
