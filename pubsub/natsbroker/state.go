@@ -43,6 +43,10 @@ const metaEpoch = "wsloop_epoch"
 // hdrSource is the header of a sourced message: "<stream> <seq> …".
 const hdrSource = "Nats-Stream-Source"
 
+// readerInactive is how long NATS keeps the consumer of a state read
+// that was not deleted (its node died while reading).
+const readerInactive = 5 * time.Second
+
 // Freshness of a topic's cached state stream count, and how often a node
 // may sweep a state stream at its bound.
 const (
@@ -239,7 +243,7 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 	}
 	c, err := b.js.OrderedConsumer(ctx, t.state, jetstream.OrderedConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		InactiveThreshold: inactiveFor,
+		InactiveThreshold: readerInactive,
 	})
 	if err != nil {
 		return nil, 0, nil, b.wrap(err)
@@ -248,7 +252,14 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 	if err != nil {
 		return nil, 0, nil, b.wrap(err)
 	}
-	defer it.Stop()
+	defer func() {
+		// Done with it: the consumer goes now, not when it times out
+		// (a NATS stream may limit its consumers).
+		it.Stop()
+		if info := c.CachedInfo(); info != nil {
+			b.deleteConsumer(t.state, info.Name)
+		}
+	}()
 	deleted := make(map[string]tombstone)
 	var w uint64
 	for {

@@ -114,3 +114,29 @@ func TestHistoryWithState(t *testing.T) {
 		checkSeqs(t, msgs, last.Epoch, last.Seq-19)
 	}
 }
+
+// TestStateReadsLeaveNoConsumers: each Snapshot reads the state stream
+// with a consumer of its own and deletes it after (a stream may limit its
+// consumers: the soak's hub hit the limit when they were left to time
+// out).
+func TestStateReadsLeaveNoConsumers(t *testing.T) {
+	url := startServer(t, t.TempDir(), 0).ClientURL()
+	prefix := uniquePrefix()
+	b := connect(t, url, WithPrefix(prefix))
+	publishKind(t, b, "reads", pubsub.Update, "k", "v")
+	for i := range 100 {
+		if _, _, err := b.Snapshot("reads"); err != nil {
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+	}
+	b.wg.Wait() // the deletions, in the background
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	s, err := jsClient(t, url).Stream(ctx, streamName(prefix, "reads")+stateSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Consumers; n != 0 {
+		t.Fatalf("%d consumers left on the state stream after 100 snapshots", n)
+	}
+}
