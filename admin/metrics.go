@@ -48,9 +48,9 @@ var (
 		"WebSocket connections ended, by the close code the handler's OnClose was given (1000 to 1015; other for application codes).",
 		[]string{"code"}, nil)
 	descQueuedMessages = prometheus.NewDesc("wsloop_worker_queue_messages",
-		"Messages and connection events waiting for a handler worker.", nil, nil)
+		"Messages and connection events waiting for a handler worker or being handled.", nil, nil)
 	descQueuedBytes = prometheus.NewDesc("wsloop_worker_queue_bytes",
-		"Payload bytes of the messages waiting for a handler worker.", nil, nil)
+		"Payload bytes of the messages waiting for a handler worker or being handled.", nil, nil)
 	descOutbound = prometheus.NewDesc("wsloop_outbound_queued_bytes",
 		"Bytes waiting to be sent to clients: frames queued by Send and Close that no event loop has taken yet, plus the socket output buffers of connections that had some at their last write, as of each loop's last sweep.", nil, nil)
 	descSlowDrops = prometheus.NewDesc("wsloop_slow_consumer_drops_total",

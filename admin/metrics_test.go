@@ -263,7 +263,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		return s.ConnectionsOpen == open && s.TCPConnections == open &&
 			s.Upgrades[accepted] == conns && s.Upgrades[badRequest] == 1 &&
 			s.MessagesIn == messages && s.MessagesOut == messages &&
-			s.Closes["1000"] == closed && sampled(s.HandlerSeconds.Count, messages)
+			s.Closes["1000"] == closed && sampled(s.HandlerSeconds.Count, messages) &&
+			s.QueuedMessages == 0 && s.QueuedBytes == 0 // a worker counts a task done after its reply went out
 	})
 
 	families := scrape(t, adm.URL+"/metrics")

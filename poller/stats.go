@@ -70,8 +70,8 @@ type Stats struct {
 	// ("1000".."1015"; "other" for application codes).
 	Closes map[string]uint64
 
-	QueuedMessages int64 // items waiting for a worker
-	QueuedBytes    int64 // bytes of messages waiting for a worker
+	QueuedMessages int64 // items waiting for a worker or being handled
+	QueuedBytes    int64 // bytes of messages waiting for a worker or being handled
 	// OutboundBytes is what waits to be sent: frames queued by Send and
 	// Close that the loops have not yet handed to the socket, plus gnet's
 	// outbound buffers of the connections that had some at their last
