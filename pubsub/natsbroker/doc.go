@@ -134,7 +134,8 @@
 // publishes per second (45 µs each) and concurrent publishers about
 // 45,000 per second; the client side allocates about 20 times per publish
 // (the acknowledgement's JSON, the request, the key header). See
-// BenchmarkPublish.
+// BenchmarkPublish, whose publishes are keyed: the state stream's copy
+// did not change their time (bench/BENCHMARKS.md, "Market data v2").
 //
 // # Running NATS
 //

@@ -75,8 +75,10 @@ class Dispatch:
             except ValueError as e:
                 self._emit(Event("error", topic=sub.topic, error=e))
                 return
+            snapshot = a.get("snapshot")
             self._emit(Event("subscribed", topic=sub.topic, position=sub.position,
-                             recovery=sub.recovery, resubscribed=resubscribed))
+                             recovery=sub.recovery, resubscribed=resubscribed,
+                             snapshot=snapshot if isinstance(snapshot, int) else None))
         elif op == "error":
             err = ServerError(str(a.get("code", "")), str(a.get("message", "")))
             if isinstance(pending, Subscription):

@@ -25,7 +25,9 @@ class Event:
                            1006 with no close frame); error, if it failed
         "connect_failed"   an attempt failed: error
         "subscribed"       a subscribe answer: topic, position, recovery,
-                           resubscribed (True for automatic ones)
+                           resubscribed (True for automatic ones),
+                           snapshot (the number of snapshot entries that
+                           follow, None when no snapshot follows)
         "gap"              a publication skipped (or left the epoch): topic,
                            position (last taken), got (the arrived one);
                            the client resubscribes from position
@@ -46,6 +48,7 @@ class Event:
     got: Optional[Position] = None
     recovery: Optional[str] = None
     resubscribed: bool = False
+    snapshot: Optional[int] = None
     reconnect: bool = False
     key: Optional[str] = None
     code: Optional[int] = None
