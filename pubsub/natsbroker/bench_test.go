@@ -1,6 +1,8 @@
 package natsbroker
 
 import (
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,4 +85,34 @@ func BenchmarkPublishDeliver(b *testing.B) {
 		b.Fatalf("delivered %d of %d", got.Load(), b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkSnapshot: a snapshot of a topic with 10,000 keys of 100 bytes
+// (the state stream read to its end, then the topic's messages after
+// its position).
+func BenchmarkSnapshot(b *testing.B) {
+	br := benchBroker(b)
+	const keys = 10_000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= keys; i = next.Add(1) {
+				if _, err := br.Publish("bench", "k"+strconv.FormatInt(i, 10), payload); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		msgs, _, err := br.Snapshot("bench")
+		if err != nil || len(msgs) != keys {
+			b.Fatalf("%d keys, %v", len(msgs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*keys/b.Elapsed().Seconds(), "keys/s")
 }

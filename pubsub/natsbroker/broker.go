@@ -99,7 +99,8 @@ func (b *Broker) Publish(topic, key string, data []byte) (pubsub.Position, error
 // NATS: the stream's leader stores the message, assigns its sequence and
 // answers (plus a lookup of the stream on the topic's first use and every
 // 10 seconds, and for a keyed Update or Delete a lookup of the topic's
-// state stream at most once a second). The topic's stream is created by
+// state stream at most once a second, and a wait while the state stream
+// lags far behind: see the package doc, "Keyed state"). The topic's stream is created by
 // the first Publish, Subscribe, History or Snapshot of the topic, its
 // state stream by the first keyed Update or Delete. An error once the
 // request was sent (a timeout, the connection lost) does not tell whether
@@ -136,6 +137,11 @@ func (b *Broker) PublishKind(topic string, kind pubsub.Kind, key string, data []
 		}
 		if keyed {
 			if err := b.admit(ctx, t, epoch, kind, key); err != nil {
+				return pubsub.Position{}, err
+			}
+		}
+		if t.stateEpoch.Load() == epoch {
+			if err := b.keepUp(ctx, t); err != nil {
 				return pubsub.Position{}, err
 			}
 		}

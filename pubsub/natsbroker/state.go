@@ -101,6 +101,7 @@ func (b *Broker) stateStream(ctx context.Context, t *topic, epoch uint64, create
 	if err != nil {
 		return nil, b.wrap(err)
 	}
+	t.sourced.Store(0) // a new state stream, from the start of the topic's
 	t.counted(s.CachedInfo(), epoch)
 	return s, nil
 }
@@ -130,7 +131,9 @@ func originSeq(h nats.Header) (uint64, bool) {
 // stored and the source had not copied yet.
 func (t *topic) counted(info *jetstream.StreamInfo, epoch uint64) {
 	n := info.State.Msgs
-	if base, done := t.base.Load(), sourced(info); base > done && t.epoch.Load() == epoch {
+	done := sourced(info)
+	t.raiseSourced(done)
+	if base := t.base.Load(); base > done && t.epoch.Load() == epoch {
 		n += base - done
 	}
 	t.stateN.Store(n)
@@ -170,6 +173,48 @@ func (b *Broker) admit(ctx context.Context, t *topic, epoch uint64, kind pubsub.
 		return nil
 	}
 	return pubsub.ErrTooManyKeys
+}
+
+// raiseSourced records that t's state stream has copied t's stream up
+// to seq.
+func (t *topic) raiseSourced(seq uint64) {
+	for {
+		v := t.sourced.Load()
+		if seq <= v || t.sourced.CompareAndSwap(v, seq) {
+			return
+		}
+	}
+}
+
+// keepUp holds a publish to t while its state stream lags more than
+// half the topic stream's limit behind it: the stream drops its oldest
+// messages past the limit, and one dropped before the state stream copied
+// it would be missing from the state. The lag is this node's latest
+// acknowledged sequence number minus the state stream's position, looked
+// up again only when it may be too large (once per half limit of
+// publishes when the state keeps up).
+func (b *Broker) keepUp(ctx context.Context, t *topic) error {
+	limit := t.limit.Load()
+	if limit <= 0 {
+		return nil
+	}
+	for wait := time.Duration(0); ; wait = min(2*wait+time.Millisecond, 20*time.Millisecond) {
+		if base, done := t.base.Load(), t.sourced.Load(); base <= done || base-done <= uint64(limit/2) {
+			return nil
+		}
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return b.wrap(ctx.Err())
+			case <-time.After(wait):
+			}
+		}
+		s, err := b.js.Stream(ctx, t.state)
+		if err != nil {
+			return b.wrap(err)
+		}
+		t.raiseSourced(sourced(s.CachedInfo()))
+	}
 }
 
 // hasKey reports whether key is in t's state: its last message in the

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -138,5 +141,33 @@ func TestStateReadsLeaveNoConsumers(t *testing.T) {
 	}
 	if n := s.CachedInfo().State.Consumers; n != 0 {
 		t.Fatalf("%d consumers left on the state stream after 100 snapshots", n)
+	}
+}
+
+// TestStateKeepsUpWithBursts: concurrent publishers of new keys, far
+// faster than the state stream copies and far beyond the topic stream's
+// limit (history 100: the stream keeps 1,100 messages), lose no key: a
+// publish waits while the state stream lags half the limit behind.
+func TestStateKeepsUpWithBursts(t *testing.T) {
+	url := startServer(t, t.TempDir(), 0).ClientURL()
+	b := connect(t, url, WithPrefix(uniquePrefix()), WithHistory(100, 0))
+	const keys = 5000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 16 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= keys; i = next.Add(1) {
+				if _, err := b.PublishKind("burst", pubsub.Update, fmt.Sprint(i), []byte("v")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d keyed publishes in %v", keys, time.Since(start))
+	if st, pos := snapshotState(t, b, "burst"); len(st) != keys || pos.Seq != keys {
+		t.Fatalf("snapshot of %d keys at %+v, want %d at %d", len(st), pos, keys, keys)
 	}
 }

@@ -70,6 +70,10 @@ type topic struct {
 	stateAt    atomic.Int64
 	sweptAt    atomic.Int64
 	deleted    atomic.Bool
+	// limit is the topic stream's MaxMsgs; sourced, how far the state
+	// stream had copied it when last looked (keepUp).
+	limit   atomic.Int64
+	sourced atomic.Uint64
 }
 
 // epochOf is a stream's epoch: its creation time in nanoseconds. The
@@ -146,6 +150,7 @@ func (b *Broker) streamInfo(ctx context.Context, t *topic, create bool) (*jetstr
 		return nil, 0, err
 	}
 	t.base.Store(info.State.LastSeq)
+	t.limit.Store(info.Config.MaxMsgs)
 	t.epoch.Store(e)
 	t.checked.Store(time.Now().UnixNano())
 	return info, e, nil
