@@ -43,6 +43,19 @@ type recorder struct {
 	lastData string
 }
 
+// dialTopics dials addr's topic protocol in proto with a fast
+// reconnection, and opts; the client is closed when the test ends.
+func dialTopics(t testing.TB, addr, proto string, opts ...client.Option) *client.Client {
+	t.Helper()
+	opts = append([]client.Option{client.WithSubprotocols(proto), client.WithReconnect(5*time.Millisecond, 50*time.Millisecond)}, opts...)
+	c, err := client.Dial(context.Background(), "ws://"+addr+"/", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func (r *recorder) options() client.SubscribeOptions {
 	return client.SubscribeOptions{
 		OnPublication: func(_ *client.Client, p *client.Publication) {
@@ -92,13 +105,7 @@ func TestTopicsRecoverAfterCut(t *testing.T) {
 			hub, srv := startHub(t, "127.0.0.1:0", []pubsub.Option{pubsub.WithHistory(100000, time.Minute)})
 			px := newProxy(t, srv.Addr())
 			var rec recorder
-			c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
-				client.WithSubprotocols(proto),
-				client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := dialTopics(t, px.Addr(), proto)
 			if got := c.Subprotocol(); got != proto {
 				t.Fatalf("subprotocol %q", got)
 			}
@@ -162,14 +169,8 @@ func TestTopicsRecoveryFailed(t *testing.T) {
 	addr := srv.Addr()
 	px := newProxy(t, addr)
 	var rec recorder
-	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
-		client.WithSubprotocols(client.SubprotocolBinary),
-		client.WithDialTimeout(500*time.Millisecond), // a draining server may not answer
-		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTopics(t, px.Addr(), client.SubprotocolBinary,
+		client.WithDialTimeout(500*time.Millisecond)) // a draining server may not answer
 	const topic = "md.GAP"
 	if err := c.Subscribe(topic, rec.options()); err != nil {
 		t.Fatal(err)
@@ -319,14 +320,8 @@ func TestTopicsSnapshot(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	var events []client.SubscribeEvent
-	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
-		client.WithSubprotocols(client.SubprotocolBinary),
-		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	err = c.Subscribe(topic, client.SubscribeOptions{
+	c := dialTopics(t, px.Addr(), client.SubprotocolBinary)
+	err := c.Subscribe(topic, client.SubscribeOptions{
 		Snapshot: true,
 		OnPublication: func(_ *client.Client, p *client.Publication) {
 			mu.Lock()
@@ -402,17 +397,11 @@ func TestTopicsDelta(t *testing.T) {
 	seen := make(map[string]string)
 	var n int
 	var events []client.SubscribeEvent
-	c, err := client.Dial(context.Background(), "ws://"+px.Addr()+"/",
-		client.WithSubprotocols(client.SubprotocolBinary),
-		client.WithReconnect(5*time.Millisecond, 50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTopics(t, px.Addr(), client.SubprotocolBinary)
 	if err := c.Subscribe("other", client.SubscribeOptions{Delta: true}); !errors.Is(err, client.ErrDeltaOptions) {
 		t.Fatalf("Delta without Snapshot: %v", err)
 	}
-	err = c.Subscribe(topic, client.SubscribeOptions{
+	err := c.Subscribe(topic, client.SubscribeOptions{
 		Snapshot: true, Delta: true,
 		OnPublication: func(_ *client.Client, p *client.Publication) {
 			mu.Lock()

@@ -20,10 +20,10 @@ import (
 	"github.com/wsloop/wsloop/server"
 )
 
-// TestPage serves the page from a real server's HTTP hook and checks that
-// the hook leaves upgrades, the health check and other requests as they
-// were.
-func TestPage(t *testing.T) {
+// startPage serves the page from an echo server's HTTP hook until the
+// test ends.
+func startPage(t *testing.T) *server.Server {
+	t.Helper()
 	srv := server.New(server.Echo(), server.WithHTTPHandler(feed.Page(nil)))
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -33,6 +33,14 @@ func TestPage(t *testing.T) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
+	return srv
+}
+
+// TestPage serves the page from a real server's HTTP hook and checks that
+// the hook leaves upgrades, the health check and other requests as they
+// were.
+func TestPage(t *testing.T) {
+	srv := startPage(t)
 	base := "http://" + srv.Addr()
 	for _, tc := range []struct {
 		method, path string
@@ -96,15 +104,7 @@ func TestPage(t *testing.T) {
 // that every module they import (by relative path) is among them, so the
 // browser can load the whole client from ClientPrefix.
 func TestPageClientModules(t *testing.T) {
-	srv := server.New(server.Echo(), server.WithHTTPHandler(feed.Page(nil)))
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	srv := startPage(t)
 	files := jsclient.Files()
 	names, err := fs.Glob(files, "*.js")
 	if err != nil || len(names) == 0 {

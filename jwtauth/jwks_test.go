@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wsloop/wsloop/internal/syncbuf"
 )
 
 // jwksServer serves a JWK Set that tests change, counting requests.
@@ -170,7 +172,7 @@ func TestJWKSRefreshFailure(t *testing.T) {
 	clk := newClock()
 	ticks := make(chan time.Time)
 	results := make(chan error, 4)
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	v := newVerifier(t, WithJWKSURL(srv.URL, time.Hour), WithClock(clk.now), WithHMACSecret(secret),
 		WithLogger(slog.New(slog.NewTextHandler(&logBuf, nil))),
 		withRefreshTicks(ticks), withAfterRefresh(func(err error) { results <- err }))
@@ -236,22 +238,4 @@ func TestCloseStopsTicker(t *testing.T) {
 	default:
 		t.Fatal("refresh loop still running after Close")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

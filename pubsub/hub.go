@@ -118,7 +118,8 @@ func (h *Hub) Close() error {
 
 // topic is the hub's side of one topic with local subscribers: its
 // subscription at the broker, the position delivered so far, a ring of
-// recent messages (for recoveries that race with delivery), and the
+// recent messages (with a broker whose history is elsewhere; empty with
+// Local, whose history serves recoveries), its keyed state, and the
 // subscribers, one fan-out per wire form.
 type topic struct {
 	name string

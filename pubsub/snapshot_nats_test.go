@@ -2,12 +2,10 @@ package pubsub_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
+	"github.com/wsloop/wsloop/internal/natstest"
 	"github.com/wsloop/wsloop/internal/pubsubtest"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/pubsub/natsbroker"
@@ -19,18 +17,7 @@ import (
 // third broker: half the clients start on each node, and the first node
 // is killed halfway through; its clients resubscribe on the other one.
 func TestSnapshotConsistencyNATS(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: os.Getenv("NATSLOG") == "", NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
+	ns := natstest.Start(t, t.TempDir(), 0)
 	connect := func() *natsbroker.Broker {
 		b, err := natsbroker.Connect(ns.ClientURL(), natsbroker.WithPrefix("snap"), natsbroker.WithHistory(100_000, 0))
 		if err != nil {

@@ -98,9 +98,9 @@ func (h *Hub) session(c *server.Conn, create bool) *session {
 // they are preceded by the missed messages (RecoveryOK; the returned
 // position is then o.Since) unless recovery failed. Call it from c's
 // handler, or otherwise never concurrently with c's other Hub calls.
-// With a NATS broker, a first subscription to a topic or a recovery
-// beyond the hub's ring asks NATS, holding up that topic's deliveries
-// meanwhile.
+// With a NATS broker, a first subscription to a topic (its snapshot) or
+// a recovery beyond the hub's ring asks NATS, holding up that topic's
+// deliveries meanwhile.
 func (h *Hub) Subscribe(c *server.Conn, topic string, o SubscribeOptions) (Position, Recovery, error) {
 	return h.subscribe(c, topic, o, false, nil)
 }

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/wsloop/wsloop/bench/internal/procfs"
-	"github.com/wsloop/wsloop/bench/internal/syncbuf"
 	"github.com/wsloop/wsloop/bench/loadgen"
+	"github.com/wsloop/wsloop/internal/syncbuf"
 )
 
 const (

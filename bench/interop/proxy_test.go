@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsloop/wsloop/internal/syncbuf"
 	"github.com/wsloop/wsloop/internal/testpki"
 	"github.com/wsloop/wsloop/server"
 )
@@ -164,24 +164,6 @@ func proxyFileExists(path string) bool {
 	return err == nil
 }
 
-// proxyOutput collects a process's output while it runs.
-type proxyOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *proxyOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *proxyOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startProxy runs a proxy in the foreground in its own process group, waits
 // (bounded) until it accepts TCP connections on listen, and stops it (the
 // whole group) when the test ends. Its output is logged if the test fails.
@@ -189,7 +171,7 @@ func startProxy(t *testing.T, listen, bin string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &proxyOutput{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {

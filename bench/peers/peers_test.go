@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsloop/wsloop/bench/internal/syncbuf"
+	"github.com/wsloop/wsloop/internal/syncbuf"
 )
 
 // peers are the peer servers under bench/peers, each a main package named

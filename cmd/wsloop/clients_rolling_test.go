@@ -21,6 +21,7 @@ import (
 
 	"github.com/wsloop/wsloop/feed"
 	"github.com/wsloop/wsloop/internal/clienttest"
+	"github.com/wsloop/wsloop/internal/syncbuf"
 	"github.com/wsloop/wsloop/pubsub"
 	"github.com/wsloop/wsloop/pubsub/natsbroker"
 )
@@ -454,7 +455,7 @@ type follower struct {
 	name     string
 	text     bool // wsloop.json: values are text; else base64
 	cmd      *exec.Cmd
-	stderr   *syncBuffer
+	stderr   *syncbuf.Buffer
 	eof      chan struct{} // stdout read to its end
 	ref      *reference
 	progress chan<- struct{}
@@ -500,29 +501,12 @@ type followLine struct {
 	Error        string            `json:"error"`
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // startFollower runs name args in dir; its topics are the arguments after
 // the URL (the first ws:// argument).
 func startFollower(t *testing.T, label string, text bool, dir, name string, args, env []string,
 	ref *reference, progress chan<- struct{}) *follower {
 	t.Helper()
-	f := &follower{name: label, text: text, stderr: &syncBuffer{}, eof: make(chan struct{}),
+	f := &follower{name: label, text: text, stderr: &syncbuf.Buffer{}, eof: make(chan struct{}),
 		ref: ref, progress: progress, topics: map[string]*followTopic{}}
 	i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "ws://") })
 	for _, topic := range args[i+1:] {

@@ -23,6 +23,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/wsloop/wsloop/internal/natstest"
 	"github.com/wsloop/wsloop/server"
 )
 
@@ -62,18 +63,7 @@ func TestMain(m *testing.M) {
 // loopback port until the test ends.
 func startNATS(t *testing.T) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	return ns
+	return natstest.Start(t, t.TempDir(), 0)
 }
 
 // node is a wsloop process of the test.

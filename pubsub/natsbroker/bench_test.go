@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsloop/wsloop/internal/natstest"
 	"github.com/wsloop/wsloop/pubsub"
 )
 
 // benchBroker is a broker on a fresh in-process server, with the topic's
 // stream already created.
 func benchBroker(b *testing.B) *Broker {
-	url := startServer(b, b.TempDir(), 0).ClientURL()
+	url := natstest.Start(b, b.TempDir(), 0).ClientURL()
 	br := connect(b, url, WithHistory(1000, time.Minute))
 	if _, err := br.Publish("bench", "", nil); err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsloop/wsloop/internal/natstest"
 	"github.com/wsloop/wsloop/pubsub"
 )
 
@@ -70,7 +71,7 @@ func TestConformanceLocal(t *testing.T) {
 }
 
 func TestConformanceNATS(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	runConformance(t, system{durable: true, deploy: func(t *testing.T, n int, ttl time.Duration) func() pubsub.Broker {
 		prefix := uniquePrefix()
 		return func() pubsub.Broker { return connect(t, url, WithPrefix(prefix), WithHistory(n, ttl)) }

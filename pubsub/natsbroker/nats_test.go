@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wsloop/wsloop/internal/natstest"
 	"github.com/wsloop/wsloop/pubsub"
 )
 
@@ -36,7 +37,7 @@ func jsClient(t *testing.T, url string) jetstream.JetStream {
 // nodes: the next publish starts a new epoch at 1, the subscribed node
 // follows into it, and positions of the old epoch no longer recover.
 func TestEpochChangesWhenStreamRecreated(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	prefix := uniquePrefix()
 	a, b := connect(t, url, WithPrefix(prefix)), connect(t, url, WithPrefix(prefix))
 	r, cancel := subscribe(t, b, "re.created")
@@ -75,8 +76,8 @@ func TestEpochChangesWhenStreamRecreated(t *testing.T) {
 // and history survive, and a subscription carries on without a gap or a
 // duplicate once the broker has reconnected.
 func TestServerRestart(t *testing.T) {
-	dir, port := t.TempDir(), freePort(t)
-	s := startServer(t, dir, port)
+	dir, port := t.TempDir(), natstest.FreePort(t)
+	s := natstest.Start(t, dir, port)
 	url := s.ClientURL()
 	b := connect(t, url, WithNATSOptions(nats.ReconnectWait(50*time.Millisecond)))
 	r, cancel := subscribe(t, b, "restart")
@@ -88,7 +89,7 @@ func TestServerRestart(t *testing.T) {
 	r.wait(3, patience)
 	s.Shutdown()
 	s.WaitForShutdown()
-	startServer(t, dir, port)
+	natstest.Start(t, dir, port)
 
 	deadline := time.Now().Add(patience)
 	for !b.nc.IsConnected() {
@@ -119,7 +120,7 @@ func TestServerRestart(t *testing.T) {
 // from inside (as when a delivery goes missing) and by deleting it on the
 // server: every message still arrives once, in order.
 func TestFeedReopens(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	b := connect(t, url)
 	js := jsClient(t, url)
 	r, cancel := subscribe(t, b, "flaky")
@@ -167,7 +168,7 @@ func TestFeedReopens(t *testing.T) {
 // TestHistoryOneByOne runs the history table through the path for servers
 // without batched direct gets (before NATS 2.11).
 func TestHistoryOneByOne(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	testHistory(t, system{deploy: func(t *testing.T, n int, ttl time.Duration) func() pubsub.Broker {
 		return func() pubsub.Broker {
 			b := connect(t, url, WithPrefix(uniquePrefix()), WithHistory(n, ttl))
@@ -180,7 +181,7 @@ func TestHistoryOneByOne(t *testing.T) {
 // TestWindowOfTheStream: the history window is the one the topic's
 // stream was created with, whichever node asks.
 func TestWindowOfTheStream(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	a := connect(t, url, WithHistory(5, 0))
 	b := connect(t, url, WithHistory(100, 0))
 	var last pubsub.Position
@@ -198,7 +199,7 @@ func TestWindowOfTheStream(t *testing.T) {
 }
 
 func TestPrefixesAreSeparate(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	a, b := connect(t, url, WithPrefix("one")), connect(t, url, WithPrefix("two"))
 	publish(t, a, "same", "", "a")
 	if p := publish(t, b, "same", "", "b"); p.Seq != 1 {
@@ -229,7 +230,7 @@ func TestConnectNeedsJetStream(t *testing.T) {
 }
 
 func TestTooLarge(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	b := connect(t, url)
 	if _, err := b.Publish("big", "", make([]byte, 2<<20)); !errors.Is(err, pubsub.ErrTooLarge) {
 		t.Fatalf("2 MiB publish: %v", err)

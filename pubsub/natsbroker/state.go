@@ -346,9 +346,10 @@ func (b *Broker) readState(ctx context.Context, t *topic, s jetstream.Stream, ep
 // state stream (one lookup and an ordered consumer over its messages),
 // then the topic's messages stored after the state stream's position,
 // which the source had not copied yet (History: one lookup and one
-// batched get). A topic without a state stream has had no keyed Update or
-// Delete in its epoch; the lookup is made again after the topic's
-// position was read, so a first one published meanwhile is not missed.
+// batched get). A topic without a state stream, looked up after the
+// topic's position was read, had no keyed Update or Delete up to that
+// position (a publisher creates the state stream before its first one):
+// its snapshot is empty there.
 func (b *Broker) Snapshot(topic string) ([]pubsub.Message, pubsub.Position, error) {
 	if !pubsub.ValidTopic(topic) {
 		return nil, pubsub.Position{}, pubsub.ErrBadTopic
@@ -369,12 +370,7 @@ func (b *Broker) Snapshot(topic string) ([]pubsub.Message, pubsub.Position, erro
 			return nil, pubsub.Position{}, err
 		}
 		if s == nil {
-			if info, _, err = b.streamInfo(ctx, t, false); err != nil {
-				return nil, pubsub.Position{}, err
-			}
-			if s, err = b.stateStream(ctx, t, epoch, false); err != nil || s == nil {
-				return nil, pubsub.Position{Epoch: epoch, Seq: info.State.LastSeq}, err
-			}
+			return nil, pubsub.Position{Epoch: epoch, Seq: info.State.LastSeq}, nil
 		}
 		state, w, _, err := b.readState(ctx, t, s, epoch)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wsloop/wsloop/internal/natstest"
 	"github.com/wsloop/wsloop/pubsub"
 )
 
@@ -20,7 +21,7 @@ import (
 // existing keys go on; deleting a key makes room on the node that
 // deleted it at once (its tombstone is swept).
 func TestKeyBound(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	prefix := uniquePrefix()
 	a := connect(t, url, WithPrefix(prefix), WithMaxKeys(3))
 	b := connect(t, url, WithPrefix(prefix), WithMaxKeys(3))
@@ -45,7 +46,7 @@ func TestKeyBound(t *testing.T) {
 // TestStateFollowsRecreatedStream: when a topic's stream is deleted and
 // created again (a new epoch), its state starts empty in the new epoch.
 func TestStateFollowsRecreatedStream(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	prefix := uniquePrefix()
 	a := connect(t, url, WithPrefix(prefix))
 	publishKind(t, a, "re", pubsub.Update, "old", "1")
@@ -70,7 +71,7 @@ func TestStateFollowsRecreatedStream(t *testing.T) {
 // state (one subject) gets the key subjects at its first lookup, keeping
 // its messages and epoch.
 func TestKeySubjectsAddedToOldStream(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	prefix := uniquePrefix()
 	a := connect(t, url, WithPrefix(prefix))
 	cfg := a.streamConfig(a.topic("old"))
@@ -100,7 +101,7 @@ func TestKeySubjectsAddedToOldStream(t *testing.T) {
 // from its history, however often asked (the state stream, which keeps
 // one message per key, must never answer for the topic's stream).
 func TestHistoryWithState(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	b := connect(t, url, WithPrefix(uniquePrefix()))
 	var last pubsub.Position
 	for i := range 200 {
@@ -123,7 +124,7 @@ func TestHistoryWithState(t *testing.T) {
 // consumers: the soak's hub hit the limit when they were left to time
 // out).
 func TestStateReadsLeaveNoConsumers(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	prefix := uniquePrefix()
 	b := connect(t, url, WithPrefix(prefix))
 	publishKind(t, b, "reads", pubsub.Update, "k", "v")
@@ -149,7 +150,7 @@ func TestStateReadsLeaveNoConsumers(t *testing.T) {
 // limit (history 100: the stream keeps 1,100 messages), lose no key: a
 // publish waits while the state stream lags half the limit behind.
 func TestStateKeepsUpWithBursts(t *testing.T) {
-	url := startServer(t, t.TempDir(), 0).ClientURL()
+	url := natstest.Start(t, t.TempDir(), 0).ClientURL()
 	b := connect(t, url, WithPrefix(uniquePrefix()), WithHistory(100, 0))
 	const keys = 5000
 	var next atomic.Int64

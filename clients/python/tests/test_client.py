@@ -3,34 +3,17 @@ unsubscribe in both subprotocols, recovery after a dropped connection,
 restart (new epoch: recovery failed), gap healing, error answers."""
 
 import asyncio
-import unittest
 
 from .support import require_websockets
 
 require_websockets()
 
-from wsloop_client import SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, Backoff, Client, ServerError
+from wsloop_client import SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, Client, ServerError
 
-from .support import TIMEOUT, Recorder, take
-from .wsloop_server import Server
+from .case import FAST, ServerCase
+from .support import TIMEOUT, take
 
-FAST = Backoff(initial=0.05, max=0.5, jitter=0.5)
-
-
-class ClientTest(unittest.IsolatedAsyncioTestCase):
-    async def asyncSetUp(self):
-        self.server = Server()
-        await self.server.start()
-        self.addAsyncCleanup(self.server.close)
-        self.rec = Recorder()
-
-    async def client(self, **kw) -> Client:
-        kw.setdefault("backoff", FAST)
-        c = Client(self.server.url, on_event=self.rec.on_event, **kw)
-        await c.connect()
-        self.addAsyncCleanup(c.close)
-        return c
-
+class ClientTest(ServerCase):
     async def publish(self, topic, n, key="K", start=0):
         return [await self.server.publish(topic, b'{"n":%d}' % (start + i), key=key) for i in range(n)]
 

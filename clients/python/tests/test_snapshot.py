@@ -3,20 +3,17 @@ deletes and events, "recovery":"snapshot" (history too short, and a
 restart), Fossil deltas and a failing delta healed by a fresh snapshot."""
 
 import json
-import unittest
 
 from .support import require_websockets
 
 require_websockets()
 
 from wsloop_client import (KIND_DELETE, KIND_EVENT, KIND_SNAPSHOT, KIND_UPDATE, SUBPROTOCOL_BINARY,
-                           SUBPROTOCOL_JSON, Backoff, Client)
+                           SUBPROTOCOL_JSON)
 from wsloop_client.wire import KIND_DELTA
 
-from .support import Recorder, take
-from .wsloop_server import Server
-
-FAST = Backoff(initial=0.05, max=0.5, jitter=0.5)
+from .case import ServerCase
+from .support import take
 
 
 def book(level, px):
@@ -27,24 +24,7 @@ def book(level, px):
                        "asks": [[round(px + i * 0.01, 2), 200 + i] for i in range(20)]}).encode()
 
 
-class ServerCase(unittest.IsolatedAsyncioTestCase):
-    """A wsloop -mode pubsub with server_args per test, and helpers."""
-
-    server_args = ()
-
-    async def asyncSetUp(self):
-        self.server = Server(*self.server_args)
-        await self.server.start()
-        self.addAsyncCleanup(self.server.close)
-        self.rec = Recorder()
-
-    async def client(self, **kw) -> Client:
-        kw.setdefault("backoff", FAST)
-        c = Client(self.server.url, on_event=self.rec.on_event, **kw)
-        await c.connect()
-        self.addAsyncCleanup(c.close)
-        return c
-
+class SnapshotCase(ServerCase):
     def wire_kinds(self, sub):
         """Record the kind of every publication as it came off the wire."""
         kinds = []
@@ -57,7 +37,7 @@ class ServerCase(unittest.IsolatedAsyncioTestCase):
         return kinds
 
 
-class SnapshotTest(ServerCase):
+class SnapshotTest(SnapshotCase):
 
     async def test_snapshot_deletes_events(self):
         for proto in (SUBPROTOCOL_JSON, SUBPROTOCOL_BINARY):
@@ -148,7 +128,7 @@ class SnapshotTest(ServerCase):
         self.assertEqual(len(spoiled), 1)
 
 
-class ShortHistoryTest(ServerCase):
+class ShortHistoryTest(SnapshotCase):
     """A history of 2 messages: a reconnection that missed more recovers
     with a snapshot while the server stays up."""
 

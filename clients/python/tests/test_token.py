@@ -4,7 +4,6 @@ close 3000, entitlements (forbidden subscribe, publish) and refresh
 answers."""
 
 import time
-import unittest
 
 from .support import require_websockets
 
@@ -12,12 +11,12 @@ require_websockets()
 
 from websockets.exceptions import InvalidStatusCode
 
-from wsloop_client import Backoff, Client, Position, ServerError
+from wsloop_client import Client, Position, ServerError
 
-from .support import TIMEOUT, Recorder, take
-from .wsloop_server import Server, mint
+from .case import ServerCase
+from .support import TIMEOUT, take
+from .wsloop_server import mint
 
-FAST = Backoff(initial=0.05, max=0.5, jitter=0.5)
 
 
 def claims(lifetime, sub="alice", subscribe=("md.*", "orders.alice"), publish=("orders.alice",)):
@@ -39,19 +38,11 @@ class Tokens:
         return mint(c)
 
 
-class TokenTest(unittest.IsolatedAsyncioTestCase):
-    async def asyncSetUp(self):
-        self.server = Server(jwt=True)
-        await self.server.start()
-        self.addAsyncCleanup(self.server.close)
-        self.rec = Recorder()
+class TokenTest(ServerCase):
+    server_kw = {"jwt": True}
 
     async def client(self, token, **kw) -> Client:
-        kw.setdefault("backoff", FAST)
-        c = Client(self.server.url, token=token, on_event=self.rec.on_event, **kw)
-        await c.connect()
-        self.addAsyncCleanup(c.close)
-        return c
+        return await super().client(token=token, **kw)
 
     async def test_token_in_query_and_entitlements(self):
         with self.assertRaises(InvalidStatusCode) as caught:
