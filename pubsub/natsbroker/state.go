@@ -127,10 +127,12 @@ func originSeq(h nats.Header) (uint64, bool) {
 }
 
 // counted records the size of t's state stream of the epoch: its
-// messages, plus one for each message of the topic this node knows was
-// stored and the source had not copied yet.
+// messages but the one of the topic's own subject when info counts it
+// (asked with a subject filter; otherwise it counts as a key), plus one
+// for each message of the topic this node knows was stored and the source
+// had not copied yet.
 func (t *topic) counted(info *jetstream.StreamInfo, epoch uint64) {
-	n := info.State.Msgs
+	n := info.State.Msgs - min(info.State.Msgs, info.State.Subjects[t.subject])
 	done := sourced(info)
 	t.raiseSourced(done)
 	if base := t.base.Load(); base > done && t.epoch.Load() == epoch {
@@ -151,10 +153,11 @@ func (t *topic) counted(info *jetstream.StreamInfo, epoch uint64) {
 // topic's messages without key. Its size is looked up at most once a
 // second, and whenever this node's Updates since (each counted as a new
 // key) could have filled it; what this node stored that the source has
-// not copied yet counts too. Only then is the key looked up, and the
+// not copied yet counts too. Near the bound the topic's own message is
+// told apart (a second lookup); only then is the key looked up, and the
 // keys counted exactly by a sweep, which also removes the tombstones.
 func (b *Broker) admit(ctx context.Context, t *topic, epoch uint64, kind pubsub.Kind, key string) error {
-	full := uint64(b.cfg.maxKeys) + 1
+	full := uint64(b.cfg.maxKeys)
 	if t.stateEpoch.Load() == epoch && time.Now().UnixNano()-t.stateAt.Load() < int64(countFor) &&
 		(kind != pubsub.Update || t.stateN.Add(1) <= full) {
 		return nil
@@ -164,6 +167,13 @@ func (b *Broker) admit(ctx context.Context, t *topic, epoch uint64, kind pubsub.
 		return err
 	}
 	if kind != pubsub.Update || t.stateN.Add(1) <= full {
+		return nil
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(t.subject))
+	if err != nil {
+		return b.wrap(err)
+	}
+	if t.counted(info, epoch); t.stateN.Add(1) <= full {
 		return nil
 	}
 	if live, err := b.hasKey(ctx, s, t, key); err != nil || live {
