@@ -437,14 +437,22 @@ func TestTopicsDelta(t *testing.T) {
 	waitFor(t, "live deltas", 2*time.Second, func() bool { return count() == 13 })
 	check("live")
 
-	// Out for less than the history: replayed as deltas.
+	// Out for less than the history: replayed (full values).
+	px.Refuse(true)
 	px.Cut()
 	waitFor(t, "disconnect", 2*time.Second, func() bool { return !c.Connected() })
 	for i := 11; i <= 15; i++ {
 		publish(i%3, i)
 	}
+	px.Refuse(false)
 	waitFor(t, "the replay", 5*time.Second, func() bool { return count() == 18 })
 	check("replayed")
+	mu.Lock()
+	if ev := events[len(events)-1]; ev.Recovery != client.RecoveryOK {
+		mu.Unlock()
+		t.Fatalf("answer after a short cut: %+v", ev)
+	}
+	mu.Unlock()
 
 	// Out for more than the history: a fresh snapshot, then deltas.
 	px.Refuse(true)
